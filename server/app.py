@@ -1,0 +1,103 @@
+"""The application factory: routes, auth, error mapping, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.auth.routes import AuthController, build_jwt_auth
+from server.db import create_engine, create_sessionmaker
+from server.deps import provide_session, provide_user
+from server.devices.routes import DeviceController
+from server.errors import EXCEPTION_HANDLERS
+from server.estates.routes import UnitController
+from server.observability.metrics import Metrics, metrics_middleware
+from server.observability.routes import health, metrics, ready
+from server.settings import Settings
+from server.tickets.routes import TicketController
+
+log = logging.getLogger("fieldops.app")
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+
+# A hook later areas use to run background work (the MQTT consumer) with the app.
+Background = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    background: list[Background] | None = None,
+) -> Litestar:
+    """Build the ASGI app from ``settings``; nothing here reads the environment."""
+    owns_engine = engine is None
+    db_engine = engine or create_engine(settings.database_url)
+    jwt_auth = build_jwt_auth(settings.signing_key(), settings.token_ttl_minutes)
+    metrics_registry = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            async with _run_all(app, background or []):
+                yield
+        finally:
+            if owns_engine:
+                await db_engine.dispose()
+
+    static_routers = []
+    for name in ("app", "desk"):
+        directory = PWA_DIR / name
+        if directory.is_dir():
+            static_routers.append(create_static_files_router(
+                path=f"/{name}", directories=[directory], html_mode=True, name=f"static-{name}",
+                include_in_schema=False, opt={"exclude_from_auth": True},
+            ))
+
+    app = Litestar(
+        route_handlers=[health, ready, metrics, AuthController, UnitController, DeviceController,
+                        TicketController, *static_routers],
+        dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[metrics_middleware],
+        on_app_init=[jwt_auth.on_app_init],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="fieldops",
+            version="0.1.0",
+            description="Field operations for residential estates. Log in with POST "
+                        "/api/auth/login, then send `Authorization: Bearer <token>`.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+        logging_config=None,  # logging is configured once by the entry point
+    )
+    app.state.settings = settings
+    app.state.engine = db_engine
+    app.state.sessionmaker = create_sessionmaker(db_engine)
+    app.state.metrics = metrics_registry
+    app.state.jwt_auth = jwt_auth
+    return app
+
+
+@asynccontextmanager
+async def _run_all(app: Litestar, background: list[Background]) -> AsyncIterator[None]:
+    """Enter each background context in order, leave them in reverse."""
+    if not background:
+        yield
+        return
+    first, *rest = background
+    async with first(app), _run_all(app, rest):
+        yield

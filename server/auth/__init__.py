@@ -1,0 +1,1 @@
+"""Staff accounts, login tokens, roles and building scope."""

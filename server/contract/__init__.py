@@ -1,0 +1,1 @@
+"""The device contract shared by the server and the edge bridge."""

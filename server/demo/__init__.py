@@ -1,0 +1,1 @@
+"""The demo estate 新外滩."""

@@ -1,0 +1,1 @@
+"""Devices of the estate and the raw events they report."""

@@ -1,0 +1,1 @@
+"""Sites, buildings, units and residents: the estate the rest of fieldops serves."""

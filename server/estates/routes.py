@@ -1,0 +1,33 @@
+"""GET /api/units."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.params import FromQuery, QueryParameter
+
+from server.deps import DbSession, User
+from server.estates import service
+from server.estates.schemas import UnitPage
+from server.pagination import Limit, Offset
+
+
+class UnitController(Controller):
+    path = "/api/units"
+    tags = ["estate"]
+
+    @get("/", summary="Units in the caller's buildings")
+    async def list_units(
+        self,
+        db: DbSession,
+        user: User,
+        building: Annotated[str | None, QueryParameter(description="Building slug, e.g. b1")] = None,
+        unit_state: Annotated[Literal["vacant", "occupied", "renovating"] | None,
+                              QueryParameter(query="state", description="Unit state")] = None,
+        floor: FromQuery[int | None] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> UnitPage:
+        return await service.list_units(db, user, building=building, state=unit_state, floor=floor,
+                                        limit=limit, offset=offset)

@@ -1,0 +1,39 @@
+"""Queries over the estate, always within the caller's building scope."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.schemas import CurrentUser
+from server.estates.models import Building, Unit
+from server.estates.schemas import UnitPage, UnitRead
+
+
+def scoped(query: Select[tuple[Unit, str]], user: CurrentUser,
+           building_column: object) -> Select[tuple[Unit, str]]:
+    if user.building_ids is not None:
+        query = query.where(building_column.in_(user.building_ids))  # type: ignore[attr-defined]
+    return query
+
+
+async def list_units(
+    session: AsyncSession, user: CurrentUser, *, building: str | None, state: str | None,
+    floor: int | None, limit: int, offset: int,
+) -> UnitPage:
+    query = select(Unit, Building.slug).join(Building, Building.id == Unit.building_id)
+    query = scoped(query, user, Unit.building_id)
+    if building is not None:
+        query = query.where(Building.slug == building)
+    if state is not None:
+        query = query.where(Unit.state == state)
+    if floor is not None:
+        query = query.where(Unit.floor == floor)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(query.order_by(Building.slug, Unit.slug).limit(limit).offset(offset))
+    items = [
+        UnitRead(id=u.id, slug=u.slug, building=b, floor=u.floor, number=u.number, state=u.state,
+                 handed_over_on=u.handed_over_on, updated_at=u.updated_at)
+        for u, b in rows
+    ]
+    return UnitPage(items=items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,1 @@
+"""Tickets: every alarm and request, with its deadlines and an append-only audit trail."""

@@ -1,0 +1,63 @@
+"""GET /api/tickets and GET /api/tickets/{id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import FromPath, QueryParameter
+
+from server.deps import DbSession, User
+from server.errors import InvalidInput
+from server.pagination import Limit, Offset
+from server.tickets import service
+from server.tickets.models import TicketKind, TicketStatus
+from server.tickets.schemas import TicketDetail, TicketPage
+
+_STATUSES = {s.value for s in TicketStatus}
+_KINDS = {k.value for k in TicketKind}
+
+
+def _csv(raw: str | None, allowed: set[str], name: str) -> list[str] | None:
+    if not raw:
+        return None
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise InvalidInput(f"{name} {', '.join(bad)} is not one of {', '.join(sorted(allowed))}",
+                           errors=[{"field": name, "source": "query", "message": "unknown value"}])
+    return values
+
+
+class TicketController(Controller):
+    path = "/api/tickets"
+    tags = ["tickets"]
+
+    @get("/", summary="Tickets in the caller's buildings, newest first")
+    async def list_tickets(
+        self,
+        db: DbSession,
+        user: User,
+        status: Annotated[str | None, QueryParameter(
+            description="Comma-separated: " + ", ".join(sorted(_STATUSES)))] = None,
+        kind: Annotated[str | None, QueryParameter(
+            description="Comma-separated: " + ", ".join(sorted(_KINDS)))] = None,
+        building: Annotated[str | None, QueryParameter(description="Building slug, e.g. b1")] = None,
+        since: Annotated[datetime | None, QueryParameter(
+            description="Only tickets changed at or after this time (ISO 8601 with offset)")] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> TicketPage:
+        if since is not None and since.tzinfo is None:
+            raise InvalidInput("since needs a UTC offset, e.g. 2026-11-26T08:00:00+08:00",
+                               errors=[{"field": "since", "source": "query",
+                                        "message": "missing offset"}])
+        return await service.list_tickets(
+            db, user, status=_csv(status, _STATUSES, "status"), kind=_csv(kind, _KINDS, "kind"),
+            building=building, since=since, limit=limit, offset=offset,
+        )
+
+    @get("/{ticket_id:int}", summary="One ticket with its audit trail")
+    async def get_ticket(self, db: DbSession, user: User, ticket_id: FromPath[int]) -> TicketDetail:
+        return await service.get_ticket(db, user, ticket_id)

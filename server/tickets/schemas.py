@@ -1,0 +1,57 @@
+"""Wire shapes of tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class TicketRead(msgspec.Struct):
+    id: int
+    kind: str
+    type: str
+    severity: str
+    status: str
+    source: str
+    title: str
+    description: str | None
+    site: str
+    building: str | None
+    unit: str | None
+    device: str | None
+    occurrences: int
+    assignee_id: int | None
+    first_receiver_id: int | None
+    opened_at: datetime
+    updated_at: datetime
+    last_seen_at: datetime | None
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    on_site_at: datetime | None
+    cleared_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    ack_due_at: datetime | None
+    on_site_due_at: datetime | None
+    resolve_due_at: datetime | None
+
+
+class TicketAuditRead(msgspec.Struct):
+    at: datetime
+    actor: str
+    client: str
+    action: str
+    detail: dict[str, Any]
+
+
+class TicketDetail(TicketRead):
+    audit: list[TicketAuditRead] = []
+
+
+class TicketPage(msgspec.Struct):
+    items: list[TicketRead]
+    total: int
+    limit: int
+    offset: int

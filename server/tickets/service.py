@@ -1,0 +1,80 @@
+"""Ticket queries within the caller's building scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from server.auth.schemas import CurrentUser
+from server.devices.models import Device
+from server.errors import NotFound
+from server.estates.models import Building, Site, Unit
+from server.tickets.models import Ticket, TicketAudit
+from server.tickets.schemas import TicketAuditRead, TicketDetail, TicketPage, TicketRead
+
+_unit = aliased(Unit)
+_device = aliased(Device)
+
+
+def _base_query(user: CurrentUser) -> Select[Any]:
+    query = (
+        select(Ticket, Site.slug, Building.slug, _unit.slug, _device.slug)
+        .join(Site, Site.id == Ticket.site_id)
+        .outerjoin(Building, Building.id == Ticket.building_id)
+        .outerjoin(_unit, _unit.id == Ticket.unit_id)
+        .outerjoin(_device, _device.id == Ticket.device_id)
+    )
+    if user.building_ids is not None:
+        # Scope lives in the query, not in the UI: out-of-scope tickets do not exist for this user.
+        query = query.where(Ticket.building_id.in_(user.building_ids))
+    return query
+
+
+def _read(row: Any, cls: type[TicketRead] = TicketRead, **extra: Any) -> Any:
+    t, site, building, unit, device = row
+    return cls(
+        id=t.id, kind=t.kind, type=t.type, severity=t.severity, status=t.status, source=t.source,
+        title=t.title, description=t.description, site=site, building=building, unit=unit,
+        device=device, occurrences=t.occurrences, assignee_id=t.assignee_id,
+        first_receiver_id=t.first_receiver_id, opened_at=t.opened_at, updated_at=t.updated_at,
+        last_seen_at=t.last_seen_at, acknowledged_at=t.acknowledged_at,
+        dispatched_at=t.dispatched_at, on_site_at=t.on_site_at, cleared_at=t.cleared_at,
+        resolved_at=t.resolved_at, closed_at=t.closed_at, ack_due_at=t.ack_due_at,
+        on_site_due_at=t.on_site_due_at, resolve_due_at=t.resolve_due_at, **extra,
+    )
+
+
+async def list_tickets(
+    session: AsyncSession, user: CurrentUser, *, status: list[str] | None, kind: list[str] | None,
+    building: str | None, since: datetime | None, limit: int, offset: int,
+) -> TicketPage:
+    query = _base_query(user)
+    if status:
+        query = query.where(Ticket.status.in_(status))
+    if kind:
+        query = query.where(Ticket.kind.in_(kind))
+    if building is not None:
+        query = query.where(Building.slug == building)
+    if since is not None:
+        query = query.where(Ticket.updated_at >= since)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(
+        query.order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    )
+    return TicketPage(items=[_read(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+async def get_ticket(session: AsyncSession, user: CurrentUser, ticket_id: int) -> TicketDetail:
+    row = (await session.execute(_base_query(user).where(Ticket.id == ticket_id))).first()
+    if row is None:
+        raise NotFound(f"No ticket {ticket_id} in your buildings.")
+    audit = await session.scalars(
+        select(TicketAudit).where(TicketAudit.ticket_id == ticket_id).order_by(TicketAudit.id)
+    )
+    entries = [TicketAuditRead(at=a.at, actor=a.actor, client=a.client, action=a.action,
+                               detail=a.detail) for a in audit]
+    return _read(row, TicketDetail, audit=entries)  # type: ignore[no-any-return]
