@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import sqlalchemy as sa
-
 from alembic import context
 from sqlalchemy.engine import Connection
 

@@ -24,6 +24,7 @@ from server.estates.routes import UnitController
 from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
 from server.settings import Settings
+from server.tickets.changes import ChangeBus
 from server.tickets.routes import TicketController
 
 log = logging.getLogger("fieldops.app")
@@ -89,6 +90,7 @@ def create_app(
     app.state.sessionmaker = create_sessionmaker(db_engine)
     app.state.metrics = metrics_registry
     app.state.jwt_auth = jwt_auth
+    app.state.changes = ChangeBus()
     return app
 
 

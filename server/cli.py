@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from server.settings import Settings
 
@@ -159,7 +159,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     return 0
 
 
-def _background(settings: Settings) -> list:  # type: ignore[type-arg]
+def _background(settings: Settings) -> list[Any]:
     """Background work to run with the web server: the MQTT consumer, when present."""
     if not settings.ingest:
         return []

@@ -62,6 +62,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def upsert_insert(session: AsyncSession) -> Any:
+    """The dialect's ``insert`` that knows ON CONFLICT (SQLite and PostgreSQL both do)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -2,15 +2,22 @@
 
 from server.auth.models import StaffUser, staff_buildings
 from server.db import Base
-from server.devices.models import Device, DeviceEvent
-from server.estates.models import Building, Resident, Site, Unit
+from server.devices.models import Device, DeviceEvent, MeterReading
+from server.estates.models import AccessCard, Building, Resident, Site, Unit
+from server.ingest.models import DeadLetter
+from server.rules.models import AlarmCondition, IntercomCall
 from server.tickets.models import Ticket, TicketAudit
 
 __all__ = [
+    "AccessCard",
+    "AlarmCondition",
     "Base",
     "Building",
+    "DeadLetter",
     "Device",
     "DeviceEvent",
+    "IntercomCall",
+    "MeterReading",
     "Resident",
     "Site",
     "StaffUser",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "`mqtt://[user:pass@]host:1883` or `mqtts://host:8883?ca=/path/ca.pem`.",
     ),
     "FIELDOPS_MQTT_CLIENT_ID": (
-        "fieldops-server", "MQTT client id of the consumer (names its persistent session)."
+        "fieldops-server (fieldops-<hostname> in a share group)",
+        "MQTT client id of the consumer (names its persistent session); unique per process.",
     ),
     "FIELDOPS_MQTT_SHARE_GROUP": (
         "(unset)", "Shared-subscription group, so several servers split the device stream."
@@ -36,6 +38,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "FIELDOPS_LOG_LEVEL": ("INFO", "Python log level."),
     "FIELDOPS_LOG_FORMAT": ("text", "`text`, or `json` for one JSON object per line."),
     "FIELDOPS_INGEST": ("on", "`off` runs the web server without the MQTT consumer."),
+    "FIELDOPS_RULES_FILE": (
+        "(the shipped server/rules/alarm_rules.toml)",
+        "A TOML file of alarm rules (ticket kind, severity, due times, thresholds) to use instead.",
+    ),
 }
 
 
@@ -53,6 +59,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     ingest: bool = True
+    rules_file: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,7 +82,7 @@ class Settings:
             data_dir=Path(env.get("FIELDOPS_DATA_DIR", "./var")),
             database_url=env.get("FIELDOPS_DATABASE_URL", ""),
             mqtt_url=env.get("FIELDOPS_MQTT_URL") or None,
-            mqtt_client_id=env.get("FIELDOPS_MQTT_CLIENT_ID", "fieldops-server"),
+            mqtt_client_id=env.get("FIELDOPS_MQTT_CLIENT_ID") or _default_client_id(env),
             mqtt_share_group=env.get("FIELDOPS_MQTT_SHARE_GROUP") or None,
             http_host=env.get("FIELDOPS_HTTP_HOST", "127.0.0.1"),
             http_port=_int(env, "FIELDOPS_HTTP_PORT", 8000),
@@ -84,6 +91,7 @@ class Settings:
             log_level=env.get("FIELDOPS_LOG_LEVEL", "INFO").upper(),
             log_format=log_format,  # type: ignore[arg-type]
             ingest=env.get("FIELDOPS_INGEST", "on").lower() not in ("off", "0", "false", "no"),
+            rules_file=env.get("FIELDOPS_RULES_FILE") or None,
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -110,6 +118,14 @@ class Settings:
         with os.fdopen(fd, "w") as f:
             f.write(key)
         return key
+
+
+def _default_client_id(env: Mapping[str, str]) -> str:
+    # In a share group every process needs its own session: two with one id would
+    # take the session from each other in turn.
+    if env.get("FIELDOPS_MQTT_SHARE_GROUP"):
+        return f"fieldops-{socket.gethostname()}"[:64]
+    return "fieldops-server"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

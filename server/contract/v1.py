@@ -76,6 +76,7 @@ EVENT_TYPES: Final[dict[DeviceKind, dict[str, bool]]] = {
     DeviceKind.ACCESS: {
         "access.granted": False,
         "access.denied": False,
+        "access.card": False,  # a swipe reported without a decision (e.g. a Wiegand reader)
         "access.forced": False,
         "access.held_open": True,
         "access.tamper": False,
@@ -147,7 +148,8 @@ class StatusPayload(msgspec.Struct, frozen=True):
     ts: AwareDatetime | None = None
 
 
-class EventPayload(msgspec.Struct, frozen=True):
+# omit_defaults: a one-off event is sent without "alarm", as the contract says.
+class EventPayload(msgspec.Struct, frozen=True, omit_defaults=True):
     id: EventId
     ts: AwareDatetime
     type: Annotated[str, msgspec.Meta(min_length=3, max_length=64)]
@@ -188,6 +190,7 @@ DATA_SCHEMAS: Final[dict[str, type[msgspec.Struct]]] = {
     "elevator.fault": ElevatorFaultData,
     "access.granted": AccessCardData,
     "access.denied": AccessCardData,
+    "access.card": AccessCardData,
 }
 
 _status_decoder = msgspec.json.Decoder(StatusPayload)

@@ -47,5 +47,28 @@ class DeviceEvent(Base):
     alarm: Mapped[str | None] = mapped_column(String(8))
     ts: Mapped[datetime] = mapped_column(UTCDateTime)  # device time, in UTC
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    unit_slug: Mapped[str | None] = mapped_column(String(64))
+    unit_slug: Mapped[str | None] = mapped_column(String(64))  # as the device sent it
+    # Whom the event is attributed to: the device's unit, or the unit of the access card used.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
     data: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+
+
+class MeterReading(Base):
+    """A cumulative meter register at a time: the time series the occupancy rule reads."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (
+        UniqueConstraint("device_id", "reading_id"),
+        Index("ix_meter_readings_device_ts", "device_id", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    reading_id: Mapped[str] = mapped_column(String(128))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    quantity: Mapped[str] = mapped_column(String(16))  # water | electricity | gas
+    value: Mapped[float]
+    uom: Mapped[str] = mapped_column(String(8))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

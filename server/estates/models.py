@@ -78,3 +78,19 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[ResidentRole] = mapped_column(String(16), default=ResidentRole.OWNER)
     moved_in_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AccessCard(Base):
+    """An access card (门禁卡) handed over for a unit: swipes are attributed to it."""
+
+    __tablename__ = "access_cards"
+    __table_args__ = (UniqueConstraint("site_id", "card_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    card_number: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
+    holder: Mapped[str | None] = mapped_column(String(100))  # owner, worker name …
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.schemas import CurrentUser
@@ -10,19 +10,13 @@ from server.estates.models import Building, Unit
 from server.estates.schemas import UnitPage, UnitRead
 
 
-def scoped(query: Select[tuple[Unit, str]], user: CurrentUser,
-           building_column: object) -> Select[tuple[Unit, str]]:
-    if user.building_ids is not None:
-        query = query.where(building_column.in_(user.building_ids))  # type: ignore[attr-defined]
-    return query
-
-
 async def list_units(
     session: AsyncSession, user: CurrentUser, *, building: str | None, state: str | None,
     floor: int | None, limit: int, offset: int,
 ) -> UnitPage:
     query = select(Unit, Building.slug).join(Building, Building.id == Unit.building_id)
-    query = scoped(query, user, Unit.building_id)
+    if user.building_ids is not None:
+        query = query.where(Unit.building_id.in_(user.building_ids))
     if building is not None:
         query = query.where(Building.slug == building)
     if state is not None:

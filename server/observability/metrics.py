@@ -66,8 +66,9 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             metrics: Metrics = scope["app"].state.metrics
             route = _route_template(scope)
-            metrics.http_requests.labels(scope["method"], route, str(status)).inc()
-            metrics.http_seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method = str(scope.get("method", ""))
+            metrics.http_requests.labels(method, route, str(status)).inc()
+            metrics.http_seconds.labels(method, route).observe(time.perf_counter() - started)
 
     return middleware
 

@@ -69,6 +69,11 @@ class Ticket(Base):
     # one active ticket per (device, type) without a read-then-write race.
     active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     occurrences: Mapped[int] = mapped_column(default=1)
+    # Resolved by the device's own clear (not a person): a raise soon after re-opens it.
+    auto_resolved: Mapped[bool] = mapped_column(default=False)
+    reopened: Mapped[int] = mapped_column(default=0)
+    # What the rule knew when it opened the ticket (floor, card, readings …).
+    context: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     first_receiver_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")

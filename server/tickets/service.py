@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,7 +20,7 @@ _unit = aliased(Unit)
 _device = aliased(Device)
 
 
-def _base_query(user: CurrentUser) -> Select[Any]:
+def _base_query(user: CurrentUser) -> Any:  # a Select; its generic form differs across SQLAlchemy 2.x
     query = (
         select(Ticket, Site.slug, Building.slug, _unit.slug, _device.slug)
         .join(Site, Site.id == Ticket.site_id)
@@ -77,4 +77,4 @@ async def get_ticket(session: AsyncSession, user: CurrentUser, ticket_id: int) -
     )
     entries = [TicketAuditRead(at=a.at, actor=a.actor, client=a.client, action=a.action,
                                detail=a.detail) for a in audit]
-    return _read(row, TicketDetail, audit=entries)  # type: ignore[no-any-return]
+    return _read(row, TicketDetail, audit=entries)  # type: ignore[no-any-return,unused-ignore]

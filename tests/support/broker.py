@@ -27,7 +27,8 @@ autosave_interval 1
 max_queued_messages 1000000
 max_inflight_messages 1000
 memory_limit 1073741824
-persistent_client_expiration 1d
+persistent_client_expiration 7d
+max_packet_size 262144
 log_dest file {data_dir}/mosquitto.log
 log_type error
 log_type warning

@@ -1,0 +1,1 @@
+"""Device event ingestion: MQTT transport, embedded broker and the consumer that commits events."""

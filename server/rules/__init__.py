@@ -1,0 +1,1 @@
+"""Alarm rules as data, and the small engine that turns device messages into tickets."""
