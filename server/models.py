@@ -1,19 +1,23 @@
 """Every table, imported in one place for Alembic and the drift test."""
 
+from server.attachments.models import Attachment
 from server.auth.models import StaffUser, staff_buildings
 from server.db import Base
 from server.devices.models import Device, DeviceEvent, MeterReading
 from server.estates.models import AccessCard, Building, Resident, Site, Unit
 from server.ingest.models import DeadLetter
 from server.rules.models import AlarmCondition, IntercomCall
-from server.tickets.models import Ticket, TicketAudit
+from server.tickets.models import ClientAction, DeskEvent, Ticket, TicketAttachment, TicketAudit
 
 __all__ = [
     "AccessCard",
     "AlarmCondition",
+    "Attachment",
     "Base",
     "Building",
+    "ClientAction",
     "DeadLetter",
+    "DeskEvent",
     "Device",
     "DeviceEvent",
     "IntercomCall",
@@ -22,6 +26,7 @@ __all__ = [
     "Site",
     "StaffUser",
     "Ticket",
+    "TicketAttachment",
     "TicketAudit",
     "Unit",
     "staff_buildings",

@@ -90,6 +90,78 @@ class Ticket(Base):
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     on_site_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # --- requests (报修/投诉/求助): who asked, what was promised --------------------
+    requester_name: Mapped[str | None] = mapped_column(String(100))
+    requester_phone: Mapped[str | None] = mapped_column(String(32))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
+    # Could not be solved on the phone: the 15-minute on-site promise applies.
+    needs_on_site: Mapped[bool] = mapped_column(default=False)
+    department: Mapped[str | None] = mapped_column(String(32))  # engineering, security, cleaning …
+    handed_to_department_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    department_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # complaints: 30 min
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # major complaints: 3 working days
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    classification: Mapped[str | None] = mapped_column(String(16))  # ComplaintClass
+    classified_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # told to the requester
+    postponements: Mapped[int] = mapped_column(default=0)
+    # "Requester told of the delay" before the on-site deadline: a breach then is announced.
+    delay_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    satisfaction: Mapped[int | None]  # 1–5 at the follow-up visit (回访)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ComplaintClass(StrEnum):
+    MINOR = "minor"  # 轻微
+    IMPORTANT = "important"  # 重要
+    MAJOR = "major"  # 重大
+    UNRESOLVABLE = "unresolvable"  # 暂时不能处理
+    INVALID = "invalid"  # 无效: only a supervisor may confirm
+
+
+class TicketAttachment(Base):
+    """A photo or signature attached to a ticket (the bytes live in ``attachments``)."""
+
+    __tablename__ = "ticket_attachments"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    attachment_id: Mapped[str] = mapped_column(ForeignKey("attachments.id", ondelete="RESTRICT"),
+                                               primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), default="photo")  # photo, signature …
+
+
+class ClientAction(Base):
+    """A write made with a client-generated UUID: the same UUID again is answered, not redone."""
+
+    __tablename__ = "client_actions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the client's UUID
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request body
+    kind: Mapped[str] = mapped_column(String(32))
+    result: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeskEvent(Base):
+    """The desk stream's log: written in the change's own transaction, read by any server process.
+
+    Its id is the SSE event id, so a desk reconnecting with Last-Event-ID misses nothing.
+    """
+
+    __tablename__ = "desk_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    topic: Mapped[str] = mapped_column(String(16))  # ticket | device
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    building_id: Mapped[int | None]  # for building-scoped listeners
 
 
 class TicketAudit(Base):
