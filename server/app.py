@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from litestar import Litestar
@@ -16,8 +17,10 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.auth.routes import AuthController, build_jwt_auth
-from server.db import create_engine, create_sessionmaker
+from server.auth.staff import StaffController
+from server.db import create_engine, create_sessionmaker, utcnow
 from server.deps import provide_session, provide_user
+from server.desk.stream import desk_stream
 from server.devices.routes import DeviceController
 from server.errors import EXCEPTION_HANDLERS
 from server.estates.routes import UnitController
@@ -25,6 +28,7 @@ from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
 from server.settings import Settings
 from server.tickets.changes import ChangeBus
+from server.tickets.publish import publish_outcomes
 from server.tickets.routes import TicketController
 
 log = logging.getLogger("fieldops.app")
@@ -40,6 +44,7 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     background: list[Background] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Litestar:
     """Build the ASGI app from ``settings``; nothing here reads the environment."""
     owns_engine = engine is None
@@ -67,7 +72,9 @@ def create_app(
 
     app = Litestar(
         route_handlers=[health, ready, metrics, AuthController, UnitController, DeviceController,
-                        TicketController, *static_routers],
+                        TicketController, StaffController, desk_stream,
+                        *static_routers],
+        after_response=publish_outcomes,
         dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[metrics_middleware],
@@ -91,6 +98,7 @@ def create_app(
     app.state.metrics = metrics_registry
     app.state.jwt_auth = jwt_auth
     app.state.changes = ChangeBus()
+    app.state.clock = clock or utcnow
     return app
 
 

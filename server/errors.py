@@ -56,6 +56,11 @@ class InvalidInput(DomainError):
     status = 422
     title = "Invalid input"
 
+    @classmethod
+    def at(cls, field: str, detail: str, message: str = "invalid", source: str = "body") -> InvalidInput:
+        """An error about one named field, in the same shape as a validation error."""
+        return cls(detail, errors=[{"field": field, "source": source, "message": message}])
+
 
 def _problem(status: int, title: str, detail: str, request: Request[Any, Any, Any],
              **extra: Any) -> Response[dict[str, Any]]:

@@ -44,3 +44,25 @@ async def list_devices(
         for d, b, u in rows
     ]
     return DevicePage(items=items, total=total, limit=limit, offset=offset)
+
+
+async def list_devices_by_id(
+    session: AsyncSession, user: CurrentUser, ids: set[int]
+) -> dict[int, DeviceRead]:
+    """Current state of these devices, as far as the caller may see them."""
+    if not ids:
+        return {}
+    unit_alias = aliased(Unit)
+    query = (
+        select(Device, Building.slug, unit_alias.slug)
+        .join(Building, Building.id == Device.building_id)
+        .outerjoin(unit_alias, unit_alias.id == Device.unit_id)
+        .where(Device.id.in_(ids))
+    )
+    if user.building_ids is not None:
+        query = query.where(Device.building_id.in_(user.building_ids))
+    return {
+        d.id: DeviceRead(id=d.id, slug=d.slug, kind=d.kind, building=b, unit=u, role=d.role, vendor=d.vendor,
+                         online=d.online, last_seen_at=d.last_seen_at, status_changed_at=d.status_changed_at)
+        for d, b, u in await session.execute(query)
+    }

@@ -25,6 +25,7 @@ from server.contract.v1 import (
     parse_topic,
 )
 from server.db import upsert_insert
+from server.desk import events as desk_events
 from server.devices.models import Device, DeviceEvent, MeterReading
 from server.estates.models import AccessCard
 from server.ingest.directory import DeviceDirectory, DeviceRef
@@ -207,7 +208,12 @@ class BatchWriter:
                 update(Device).where(Device.id == device_id, Device.online.is_distinct_from(online))
                 .values(online=online, status_changed_at=now).returning(Device.id)
             )).first()
-            if changed is not None and online:
+            if changed is None:
+                continue
+            await desk_events.record(session, topic="device", entity_id=device_id,
+                                     action="online" if online else "offline",
+                                     building_id=item.device.building_id, at=now)
+            if online:
                 came_online.append(item.device)
         return came_online
 

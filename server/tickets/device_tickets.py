@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert_insert
+from server.desk import events as desk_events
 from server.tickets.changes import TicketChange
 from server.tickets.models import Ticket, TicketAudit, TicketStatus
 
@@ -66,11 +67,12 @@ async def raise_ticket(session: AsyncSession, spec: TicketSpec, *, now: datetime
     bumped = (await session.execute(
         update(Ticket).where(Ticket.active_key == spec.active_key)
         .values(occurrences=Ticket.occurrences + 1, last_seen_at=seen_at, updated_at=now)
-        .returning(Ticket.id, Ticket.kind, Ticket.severity)
+        .returning(Ticket.id, Ticket.kind, Ticket.severity, Ticket.building_id)
     )).first()
     if bumped is not None:
         await audit(session, bumped.id, now, "repeated", detail)
-        changes.append(TicketChange(bumped.id, "repeated", now, bumped.kind, bumped.severity))
+        await _changed(session, changes, bumped.id, "repeated", now, bumped.kind, bumped.severity,
+                       bumped.building_id)
         return int(bumped.id)
 
     if spec.device_id is not None and reopen_window_s > 0:
@@ -78,7 +80,8 @@ async def raise_ticket(session: AsyncSession, spec: TicketSpec, *, now: datetime
                                         window_s=reopen_window_s)
         if reopened is not None:
             await audit(session, reopened, now, "reopened", detail)
-            changes.append(TicketChange(reopened, "reopened", now, spec.kind, spec.severity))
+            await _changed(session, changes, reopened, "reopened", now, spec.kind, spec.severity,
+                           spec.building_id)
             return reopened
 
     values: dict[str, Any] = {
@@ -98,7 +101,7 @@ async def raise_ticket(session: AsyncSession, spec: TicketSpec, *, now: datetime
     row = (await session.execute(statement)).one()
     action = "opened" if row.occurrences == 1 else "repeated"
     await audit(session, row.id, now, action, detail or {"title": values["title"]})
-    changes.append(TicketChange(row.id, action, now, spec.kind, spec.severity))
+    await _changed(session, changes, row.id, action, now, spec.kind, spec.severity, spec.building_id)
     return int(row.id)
 
 
@@ -138,11 +141,19 @@ async def clear_ticket(session: AsyncSession, active_key: str, *, now: datetime,
         values.update(status=TicketStatus.RESOLVED, resolved_at=now, auto_resolved=True, active_key=None)
     row = (await session.execute(
         update(Ticket).where(Ticket.active_key == active_key).values(**values)
-        .returning(Ticket.id, Ticket.kind, Ticket.severity)
+        .returning(Ticket.id, Ticket.kind, Ticket.severity, Ticket.building_id)
     )).first()
     if row is None:
         return None
     action = "auto_resolved" if auto_resolve else "cleared"
     await audit(session, row.id, now, action, detail)
-    changes.append(TicketChange(row.id, action, now, row.kind, row.severity))
+    await _changed(session, changes, row.id, action, now, row.kind, row.severity, row.building_id)
     return int(row.id)
+
+
+async def _changed(session: AsyncSession, changes: list[TicketChange], ticket_id: int, action: str,
+                   now: datetime, kind: str, severity: str, building_id: int | None) -> None:
+    """Note a change for the in-process listeners and the desk stream's log."""
+    changes.append(TicketChange(ticket_id, action, now, kind, severity))
+    await desk_events.record(session, topic="ticket", entity_id=ticket_id, action=action,
+                             building_id=building_id, at=now)

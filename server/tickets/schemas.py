@@ -36,6 +36,24 @@ class TicketRead(msgspec.Struct):
     ack_due_at: datetime | None
     on_site_due_at: datetime | None
     resolve_due_at: datetime | None
+    requester_name: str | None
+    requester_phone: str | None
+    needs_on_site: bool
+    department: str | None
+    handed_to_department_at: datetime | None
+    department_due_at: datetime | None
+    classification: str | None
+    answer_due_at: datetime | None
+    answered_at: datetime | None
+    promised_at: datetime | None
+    postponements: int
+    delay_announced_at: datetime | None
+    follow_up_due_at: datetime | None
+    followed_up_at: datetime | None
+    satisfaction: int | None
+    escalation_level: int
+    resolution_note: str | None
+    context: dict[str, Any]
 
 
 class TicketAuditRead(msgspec.Struct):

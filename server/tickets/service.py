@@ -44,7 +44,15 @@ def _read(row: Any, cls: type[TicketRead] = TicketRead, **extra: Any) -> Any:
         last_seen_at=t.last_seen_at, acknowledged_at=t.acknowledged_at,
         dispatched_at=t.dispatched_at, on_site_at=t.on_site_at, cleared_at=t.cleared_at,
         resolved_at=t.resolved_at, closed_at=t.closed_at, ack_due_at=t.ack_due_at,
-        on_site_due_at=t.on_site_due_at, resolve_due_at=t.resolve_due_at, **extra,
+        on_site_due_at=t.on_site_due_at, resolve_due_at=t.resolve_due_at,
+        requester_name=t.requester_name, requester_phone=t.requester_phone, needs_on_site=t.needs_on_site,
+        department=t.department, handed_to_department_at=t.handed_to_department_at,
+        department_due_at=t.department_due_at, classification=t.classification,
+        answer_due_at=t.answer_due_at, answered_at=t.answered_at, promised_at=t.promised_at,
+        postponements=t.postponements, delay_announced_at=t.delay_announced_at,
+        follow_up_due_at=t.follow_up_due_at, followed_up_at=t.followed_up_at, satisfaction=t.satisfaction,
+        escalation_level=t.escalation_level, resolution_note=t.resolution_note, context=t.context or {},
+        **extra,
     )
 
 
@@ -78,3 +86,11 @@ async def get_ticket(session: AsyncSession, user: CurrentUser, ticket_id: int) -
     entries = [TicketAuditRead(at=a.at, actor=a.actor, client=a.client, action=a.action,
                                detail=a.detail) for a in audit]
     return _read(row, TicketDetail, audit=entries)  # type: ignore[no-any-return,unused-ignore]
+
+
+async def tickets_by_id(session: AsyncSession, user: CurrentUser, ids: set[int]) -> dict[int, TicketRead]:
+    """Current state of these tickets, as far as the caller may see them."""
+    if not ids:
+        return {}
+    rows = await session.execute(_base_query(user).where(Ticket.id.in_(ids)))
+    return {r[0].id: _read(r) for r in rows}

@@ -1,0 +1,1 @@
+"""The control desk: its live stream of ticket and device changes."""
