@@ -75,8 +75,22 @@ demo)
     export FIELDOPS_DATA_DIR="${FIELDOPS_DATA_DIR:-./var}"
     "$VENV/bin/fieldops" migrate
     "$VENV/bin/fieldops" demo
-    say "open http://${FIELDOPS_HTTP_HOST:-127.0.0.1}:${FIELDOPS_HTTP_PORT:-8000}/schema  (Ctrl+C stops)"
-    exec "$VENV/bin/fieldops" serve
+    base="http://${FIELDOPS_HTTP_HOST:-127.0.0.1}:${FIELDOPS_HTTP_PORT:-8000}"
+    "$VENV/bin/fieldops" serve &
+    server=$!
+    trap 'kill $server ${simulator:-} 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+    for _ in $(seq 1 100); do
+        "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$base/ready', timeout=1)" 2>/dev/null && break
+        kill -0 $server 2>/dev/null || exit 1
+        sleep 0.2
+    done
+    # The simulator plays the demo estate's devices onto the server's broker, so the desk is live.
+    broker="${FIELDOPS_MQTT_URL:-mqtt://127.0.0.1:$(cat "$FIELDOPS_DATA_DIR/broker/port" 2>/dev/null || echo 1883)}"
+    "$VENV/bin/fieldops" bridge --simulate device_bridge/examples/estate.toml --rate "${DEMO_RATE:-5}" \
+        --mqtt-url "$broker" --spool "$FIELDOPS_DATA_DIR/simulator-spool.db" --log-level WARNING &
+    simulator=$!
+    say "fieldops is up: control desk $base/desk/  phone app $base/app/  API $base/schema  (Ctrl+C stops)"
+    wait $server
     ;;
 test)
     apt_install mosquitto chromium fonts-noto-cjk

@@ -135,9 +135,9 @@ class BatchWriter:
                 "alarm": payload.alarm, "ts": payload.ts, "received_at": now, "unit_slug": payload.unit,
                 "unit_id": unit_id, "resident_id": resident_id, "data": payload.data,
             })
-        statement = upsert_insert(session)(DeviceEvent).on_conflict_do_nothing(
-            index_elements=[DeviceEvent.device_id, DeviceEvent.event_id]
-        ).returning(DeviceEvent.device_id, DeviceEvent.event_id)
+        statement = upsert_insert(session)(DeviceEvent.__table__).on_conflict_do_nothing(
+            index_elements=["device_id", "event_id"]
+        ).returning(DeviceEvent.__table__.c.device_id, DeviceEvent.__table__.c.event_id)
         inserted = {(r[0], r[1]) for r in await session.execute(statement, list(rows.values()))}
         stored: list[StoredEvent] = []
         for item in events:
@@ -175,9 +175,9 @@ class BatchWriter:
                 "quantity": payload.quantity.value, "value": payload.value, "uom": payload.uom,
                 "ts": payload.ts, "received_at": now,
             })
-        statement = upsert_insert(session)(MeterReading).on_conflict_do_nothing(
-            index_elements=[MeterReading.device_id, MeterReading.reading_id]
-        ).returning(MeterReading.device_id, MeterReading.reading_id)
+        statement = upsert_insert(session)(MeterReading.__table__).on_conflict_do_nothing(
+            index_elements=["device_id", "reading_id"]
+        ).returning(MeterReading.__table__.c.device_id, MeterReading.__table__.c.reading_id)
         inserted = {(r[0], r[1]) for r in await session.execute(statement, list(rows.values()))}
         stored = []
         for item in readings:

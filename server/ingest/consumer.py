@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,24 +61,37 @@ class Consumer:
         self.batch_size = batch_size
         self.batch_window_s = batch_window_s
         self.sweep_interval_s = sweep_interval_s
+        self.burst_threshold = 200
         self.database_ok = True
         self.last_error: str | None = None
         self.committed = 0
         self.in_hand = 0  # drained from the transport, not yet committed and acknowledged
-        self._next_sweep = 0.0
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled; the timed rules run beside it, never in its way."""
         log.info("consumer started")
+        sweeper = asyncio.create_task(self._sweep_forever(), name="fieldops-sweeper")
+        try:
+            while True:
+                await self.run_once()
+        finally:
+            sweeper.cancel()
+
+    async def _sweep_forever(self) -> None:
         while True:
-            await self.run_once()
+            await asyncio.sleep(self.sweep_interval_s)
+            try:
+                await self.sweep()
+            except Exception:  # a bug in a timed rule must not stop the others
+                log.exception("timed rules failed; trying again in %s s", self.sweep_interval_s)
 
     async def run_once(self) -> None:
         self.metrics.mqtt_connected.set(1 if self.transport.connected else 0)
         await self.transport.wait_for_messages(0.05)
         batch = self.transport.drain(self.batch_size)
-        if batch and len(batch) < self.batch_size and self.batch_window_s > 0:
-            # A short window lets a burst fill the batch; it bounds alarm latency too.
+        if len(batch) >= self.burst_threshold and len(batch) < self.batch_size and self.batch_window_s > 0:
+            # In a burst, a short window fills the batch (fewer commits); a trickle is written
+            # at once, so an alarm in quiet times waits for nothing.
             await asyncio.sleep(self.batch_window_s)
             batch = [*batch, *self.transport.drain(self.batch_size - len(batch))]
         if batch:
@@ -88,9 +100,6 @@ class Consumer:
                 await self._write_with_retry(batch)
             finally:
                 self.in_hand = 0
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self.sweep_interval_s
-            await self.sweep()
 
     async def _write_with_retry(self, batch: list[Any]) -> None:
         delay = 0.2

@@ -226,25 +226,36 @@ class RuleEngine:
 
     async def on_readings(self, session: AsyncSession, readings: list[StoredReading], now: datetime,
                           changes: list[TicketChange]) -> None:
+        """Consumption in a vacant unit over the rule's window means someone may be living there."""
         unit_ids = {r.unit_id for r in readings if r.unit_id is not None}
         if not unit_ids:
             return
         vacant = set(await session.scalars(
             select(Unit.id).where(Unit.id.in_(unit_ids), Unit.state == UnitState.VACANT)))
-        rule = self.rules.occupancy
+        if not vacant:
+            return
+        # A unit already under suspicion needs no second look until a person closes the ticket.
+        suspected = set(await session.scalars(select(Ticket.active_key).where(
+            Ticket.active_key.in_([occupancy_key(u) for u in vacant]))))
+        latest: dict[int, StoredReading] = {}
         for reading in readings:
-            if reading.unit_id not in vacant:
-                continue
+            if reading.unit_id in vacant and occupancy_key(reading.unit_id) not in suspected:
+                known = latest.get(reading.device.id)
+                if known is None or reading.payload.ts > known.payload.ts:
+                    latest[reading.device.id] = reading
+        rule = self.rules.occupancy
+        for reading in latest.values():
             since = reading.payload.ts - timedelta(seconds=rule.window_s)
             lowest = await session.scalar(select(func.min(MeterReading.value)).where(
                 MeterReading.device_id == reading.device.id, MeterReading.ts >= since,
                 MeterReading.ts <= reading.payload.ts))
-            if lowest is None:
+            if lowest is None or reading.unit_id is None:
                 continue
             used = reading.payload.value - lowest
             quantity = reading.payload.quantity.value
-            if used > rule.threshold(quantity):
-                assert reading.unit_id is not None
+            key = occupancy_key(reading.unit_id)
+            if used > rule.threshold(quantity) and key not in suspected:
+                suspected.add(key)
                 await self._possible_occupation(
                     session, reading.device, reading.unit_id, now, changes,
                     {"evidence": "consumption", "quantity": quantity, "used": round(used, 4),

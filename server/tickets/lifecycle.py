@@ -273,7 +273,7 @@ async def act(
     _check_may(actor.user, ticket, action)
     allowed = ALLOWED_FROM.get(type(action))
     if allowed is not None and ticket.status not in allowed:
-        raise Conflict(f"Cannot {name} a ticket that is {ticket.status}.", status=ticket.status)
+        raise Conflict(f"Cannot {name} a ticket that is {ticket.status}.", ticket_status=ticket.status)
     outcome = Outcome(ticket.id, str(name))
     detail: dict[str, Any] = {"note": action.note, "device_time": _iso(action.device_time)}
     await _apply(session, actor, ticket, action, now, outcome, detail)
