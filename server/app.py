@@ -26,6 +26,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.estates.routes import UnitController
 from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
+from server.reports.routes import ReportController
 from server.settings import Settings
 from server.tickets.changes import ChangeBus
 from server.tickets.publish import publish_outcomes
@@ -72,7 +73,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[health, ready, metrics, AuthController, UnitController, DeviceController,
-                        TicketController, StaffController, desk_stream,
+                        TicketController, StaffController, ReportController, desk_stream,
                         *static_routers],
         after_response=publish_outcomes,
         dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},

@@ -1,0 +1,1 @@
+"""The handbook's reviews: daily clearing and the monthly complaint summary."""
