@@ -289,6 +289,9 @@ async def test_the_servers_own_disconnect_marks_no_device_offline(h: Harness) ->
         return not transport.connected
 
     await eventually(disconnected)
+    status, detail = h.ingest.readiness()  # what /ready reports while the broker is away
+    assert status == "disconnected"
+    assert detail["last_error"]
     h.clock.advance(3600)
     await h.sweep()
     h.broker.start()
@@ -297,6 +300,8 @@ async def test_the_servers_own_disconnect_marks_no_device_offline(h: Harness) ->
         return transport.connected and transport.subscribed
 
     await eventually(reconnected)
+    assert h.ingest.readiness()[0] == "ok"
+    assert transport.reconnect_count >= 1
     async with h.db() as session:
         online = await session.scalar(select(Device.online).where(Device.slug == "b1-el1"))
     assert online is True
