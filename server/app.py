@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.auth.routes import AuthController, build_jwt_auth
 from server.auth.staff import StaffController
+from server.calendar.routes import CalendarController
 from server.db import create_engine, create_sessionmaker, utcnow
 from server.deps import provide_session, provide_user
 from server.desk.stream import desk_stream
@@ -28,6 +29,7 @@ from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
 from server.reports.routes import ReportController
 from server.settings import Settings
+from server.sla.routes import SlaBreachController, TicketSlaController
 from server.tickets.changes import ChangeBus
 from server.tickets.publish import publish_outcomes
 from server.tickets.routes import TicketController
@@ -66,15 +68,34 @@ def create_app(
     for name in ("app", "desk"):
         directory = PWA_DIR / name
         if directory.is_dir():
-            static_routers.append(create_static_files_router(
-                path=f"/{name}", directories=[directory], html_mode=True, name=f"static-{name}",
-                include_in_schema=False, opt={"exclude_from_auth": True},
-            ))
+            static_routers.append(
+                create_static_files_router(
+                    path=f"/{name}",
+                    directories=[directory],
+                    html_mode=True,
+                    name=f"static-{name}",
+                    include_in_schema=False,
+                    opt={"exclude_from_auth": True},
+                )
+            )
 
     app = Litestar(
-        route_handlers=[health, ready, metrics, AuthController, UnitController, DeviceController,
-                        TicketController, StaffController, ReportController, desk_stream,
-                        *static_routers],
+        route_handlers=[
+            health,
+            ready,
+            metrics,
+            AuthController,
+            UnitController,
+            DeviceController,
+            TicketController,
+            StaffController,
+            ReportController,
+            CalendarController,
+            TicketSlaController,
+            SlaBreachController,
+            desk_stream,
+            *static_routers,
+        ],
         after_response=publish_outcomes,
         dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -85,7 +106,7 @@ def create_app(
             title="fieldops",
             version="0.1.0",
             description="Field operations for residential estates. Log in with POST "
-                        "/api/auth/login, then send `Authorization: Bearer <token>`.",
+            "/api/auth/login, then send `Authorization: Bearer <token>`.",
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),

@@ -160,23 +160,17 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 
 def _background(settings: Settings) -> list[Any]:
-    """Background work to run with the web server: the MQTT consumer, when present."""
-    if not settings.ingest:
-        return []
-    try:
-        runner = importlib.import_module("server.ingest.runner")
-    except ModuleNotFoundError:
-        return []
-    return [runner.ingest_lifespan]
+    """Background work to run with the web server: the SLA clocks, and the MQTT consumer."""
+    from server.ingest.runner import ingest_lifespan
+    from server.sla.runner import sla_lifespan
+
+    return [sla_lifespan, ingest_lifespan] if settings.ingest else [sla_lifespan]
 
 
 def _ingest(settings: Settings) -> int:
-    try:
-        runner = importlib.import_module("server.ingest.runner")
-    except ModuleNotFoundError:
-        print("fieldops: ingestion is not available in this build", file=sys.stderr)
-        return 1
-    return int(asyncio.run(runner.run_standalone(settings)))
+    from server.ingest.runner import run_standalone
+
+    return int(asyncio.run(run_standalone(settings)))
 
 
 def _user_create(settings: Settings, args: argparse.Namespace) -> int:

@@ -104,13 +104,5 @@ async def load_calendar(session: AsyncSession, site_id: int) -> WorkingCalendar:
     rows = await session.execute(
         select(CalendarDay.day, CalendarDay.is_working).where(CalendarDay.site_id == site_id))
     return WorkingCalendar(timezone=ZoneInfo(site.timezone or "Asia/Shanghai"),
-                           overrides={day: working for day, working in rows}, site=site.slug)
+                           overrides={row.day: row.is_working for row in rows}, site=site.slug)
 
-
-# --- the admin's view and edits (thin routes call these) ------------------------------------
-
-async def site_by_slug(session: AsyncSession, slug: str) -> Site:
-    site = await session.scalar(select(Site).where(Site.slug == slug))
-    if site is None:
-        raise NotFound(f"No site {slug}.")
-    return site

@@ -15,33 +15,57 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
-            "fieldops_http_requests", "HTTP requests by route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "fieldops_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.http_seconds = Histogram(
-            "fieldops_http_request_seconds", "HTTP request duration by route",
-            ["method", "route"], registry=self.registry,
+            "fieldops_http_request_seconds",
+            "HTTP request duration by route",
+            ["method", "route"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.mqtt_connected = Gauge(
-            "fieldops_mqtt_connected", "1 while the consumer is connected to the broker",
+            "fieldops_mqtt_connected",
+            "1 while the consumer is connected to the broker",
             registry=self.registry,
         )
         self.events_stored = Counter(
-            "fieldops_events_stored", "Device messages committed, by channel",
-            ["channel"], registry=self.registry,
+            "fieldops_events_stored",
+            "Device messages committed, by channel",
+            ["channel"],
+            registry=self.registry,
         )
         self.events_duplicate = Counter(
-            "fieldops_events_duplicate", "Redelivered (device, id) messages acknowledged and ignored",
+            "fieldops_events_duplicate",
+            "Redelivered (device, id) messages acknowledged and ignored",
             registry=self.registry,
         )
         self.dead_letters = Counter(
-            "fieldops_dead_letters", "Messages refused into the dead-letter store, by reason",
-            ["reason"], registry=self.registry,
+            "fieldops_dead_letters",
+            "Messages refused into the dead-letter store, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.sla_breaches = Counter(
+            "fieldops_sla_breaches",
+            "SLA breaches recorded, by clock and whether the delay was announced",
+            ["clock", "announced"],
+            registry=self.registry,
+        )
+        self.sla_escalations = Counter(
+            "fieldops_sla_escalations",
+            "Escalation pushes by ladder level",
+            ["level"],
+            registry=self.registry,
         )
         self.tickets_opened = Counter(
-            "fieldops_tickets_opened", "Tickets opened, by kind and severity",
-            ["kind", "severity"], registry=self.registry,
+            "fieldops_tickets_opened",
+            "Tickets opened, by kind and severity",
+            ["kind", "severity"],
+            registry=self.registry,
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -25,6 +25,7 @@ from server.auth.schemas import CurrentUser
 from server.desk import events as desk_events
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.estates.models import Building, Resident, Site, Unit
+from server.sla.clocks import apply_due_times
 from server.tickets import schemas_write as w
 from server.tickets.changes import TicketChange
 from server.tickets.device_tickets import audit
@@ -63,7 +64,6 @@ ROLES_FOR: dict[type, tuple[str, ...]] = {
     w.HandToDepartment: DESK_ROLES,
     w.Escalate: DESK_ROLES,
 }
-ON_SITE_PROMISE = timedelta(minutes=15)  # domain.md: the 15-minute promise
 
 
 @dataclass(frozen=True)
@@ -248,19 +248,6 @@ async def _place(
     return building, unit
 
 
-async def apply_due_times(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    """Set the ticket's deadlines from the SLA clocks (server.sla when present)."""
-    try:
-        from server.sla.clocks import apply_due_times as sla_apply
-    except ImportError:
-        sla_apply = None
-    if sla_apply is not None:
-        await sla_apply(session, ticket, now)
-        return
-    if ticket.needs_on_site and ticket.on_site_due_at is None:
-        ticket.on_site_due_at = ticket.opened_at + ON_SITE_PROMISE
-
-
 async def act(
     session: AsyncSession, actor: Actor, ticket_id: int, action: w.TicketAction, now: datetime
 ) -> Outcome:
@@ -332,6 +319,7 @@ async def _apply(
                 ticket.status, ticket.resolved_at = (S.DISPATCHED if ticket.assignee_id else S.NEW), None
                 ticket.reopened += 1
                 detail["reopened"] = "requester not satisfied"
+                await apply_due_times(session, ticket, now)
                 if ticket.assignee_id:
                     outcome.notify.append((ticket.assignee_id, f"reopened:{ticket.reopened}"))
             else:
@@ -342,6 +330,7 @@ async def _apply(
             ticket.status, ticket.resolved_at, ticket.closed_at = S.NEW, None, None
             ticket.reopened += 1
             detail["reason"] = reason
+            await apply_due_times(session, ticket, now)
         case w.Cancel(reason=reason):
             ticket.status, ticket.closed_at, ticket.active_key = S.CANCELLED, now, None
             detail["reason"] = reason

@@ -1,0 +1,1 @@
+"""SLA clocks as data, breaches, and the escalation ladder (no web framework outside routes.py)."""
