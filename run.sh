@@ -93,8 +93,10 @@ demo)
     wait $server
     ;;
 test)
-    apt_install mosquitto chromium fonts-noto-cjk
+    apt_install mosquitto chromium fonts-noto-cjk nodejs npm openssl
     venv dev
+    # The push tests run a real push-service emulator from npm.
+    [ tests/push/node_modules/.package-lock.json -nt tests/push/package-lock.json ] || npm ci --prefix tests/push
     check
     # PostgreSQL tests use the local server when one answers (CI fails instead of skipping).
     if [ -z "${FIELDOPS_TEST_POSTGRES_URL:-}" ] &&

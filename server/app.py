@@ -16,6 +16,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.attachments.routes import ATTACHMENT_ROUTES
 from server.auth.routes import AuthController, build_jwt_auth
 from server.auth.staff import StaffController
 from server.calendar.routes import CalendarController
@@ -27,6 +28,8 @@ from server.errors import EXCEPTION_HANDLERS
 from server.estates.routes import UnitController
 from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
+from server.patrols.routes import PATROL_ROUTES
+from server.push.routes import PushController, TicketDeliveryController
 from server.reports.routes import ReportController
 from server.settings import Settings
 from server.sla.routes import SlaBreachController, TicketSlaController
@@ -94,6 +97,10 @@ def create_app(
             TicketSlaController,
             SlaBreachController,
             desk_stream,
+            PushController,
+            TicketDeliveryController,
+            *PATROL_ROUTES,
+            *ATTACHMENT_ROUTES,
             *static_routers,
         ],
         after_response=publish_outcomes,

@@ -128,7 +128,14 @@ def _demo(settings: Settings, export: Path | None) -> int:
         print("fieldops: the database schema is not current; run `fieldops migrate` first",
               file=sys.stderr)
         return 1
-    added = _run_in_session(settings, load_demo_estate)
+    async def load(session):  # type: ignore[no-untyped-def]
+        from server.patrols.seed import seed_checkpoints
+
+        added = await load_demo_estate(session)
+        await seed_checkpoints(session)  # QR checkpoints for vacant, renovating and public places
+        return added
+
+    added = _run_in_session(settings, load)
     print("demo estate 新外滩 (xinwaitan): added " +
           ", ".join(f"{n} {what}" for what, n in added.items()))
     if export is not None:
@@ -162,9 +169,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 def _background(settings: Settings) -> list[Any]:
     """Background work to run with the web server: the SLA clocks, and the MQTT consumer."""
     from server.ingest.runner import ingest_lifespan
+    from server.push.runner import push_lifespan
     from server.sla.runner import sla_lifespan
 
-    return [sla_lifespan, ingest_lifespan] if settings.ingest else [sla_lifespan]
+    always = [push_lifespan, sla_lifespan]
+    return [*always, ingest_lifespan] if settings.ingest else always
 
 
 def _ingest(settings: Settings) -> int:

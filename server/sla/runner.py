@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import utcnow
+from server.push.service import enqueue_ticket_step
 from server.sla.breaches import Breach, evaluate
 from server.sla.escalation import Notify, Push, escalate
 from server.tickets.models import Ticket
@@ -51,29 +52,37 @@ def escalation_counter(metrics: Any) -> Callable[[Push], None] | None:
     return lambda push: counter.labels(level=str(push.level)).inc()
 
 
-async def sweep(sessionmaker: async_sessionmaker[AsyncSession], now: datetime, notify: Notify, *,
-                on_breach: Callable[[Breach], None] | None = None,
-                on_push: Callable[[Push], None] | None = None) -> tuple[list[Breach], list[Push]]:
-    """One pass in one transaction; pushes go out and counts go up only after it commits."""
-    queued: list[tuple[list[int], Ticket, int, str]] = []
-
-    async def hold(staff: list[int], ticket: Ticket, level: int, reason: str) -> None:
-        queued.append((staff, ticket, level, reason))
-
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    now: datetime,
+    notify: Notify,
+    *,
+    on_breach: Callable[[Breach], None] | None = None,
+    on_push: Callable[[Push], None] | None = None,
+    wake: Callable[[], None] | None = None,
+) -> tuple[list[Breach], list[Push]]:
+    """One pass in one transaction: breaches, escalations and their pushes commit together."""
     async with sessionmaker() as session, session.begin():
         breaches = await evaluate(session, now)
-        pushes = await escalate(session, now, hold)
+        pushes = await escalate(session, now, _no_push)
+        for push in pushes:
+            # One delivery per (ticket, clock, level, repeat): repeats are new pushes, retries are not.
+            step = f"escalated:{push.clock}:{push.level}:{push.repeat}"
+            await enqueue_ticket_step(
+                session, push.ticket, user_ids=push.staff_ids, step=step, body=push.reason, now=now
+            )
     for breach in breaches:
         if on_breach is not None:
             on_breach(breach)
     for push in pushes:
         if on_push is not None:
             on_push(push)
-    for staff, ticket, level, reason in queued:
         try:
-            await notify(staff, ticket, level, reason)
+            await notify(push.staff_ids, push.ticket, push.level, push.reason)
         except Exception:
-            log.exception("escalation push for ticket %s level %s failed", ticket.id, level)
+            log.exception("escalation hook for ticket %s level %s failed", push.ticket.id, push.level)
+    if pushes and wake is not None:
+        wake()
     return breaches, pushes
 
 
@@ -97,7 +106,15 @@ async def _run(app: Any) -> None:
         clock: Callable[[], datetime] = getattr(state, "clock", None) or utcnow
         notify: Notify = getattr(state, "notify", None) or _no_push
         try:
-            await sweep(state.sessionmaker, clock(), notify, on_breach=on_breach, on_push=on_push)
+            push_wake = getattr(state, "push_wake", None)
+            await sweep(
+                state.sessionmaker,
+                clock(),
+                notify,
+                on_breach=on_breach,
+                on_push=on_push,
+                wake=push_wake.set if push_wake is not None else None,
+            )
         except Exception:
             log.exception("SLA sweep failed; retrying in %.0f s", BACKOFF_S)
             await asyncio.sleep(BACKOFF_S)

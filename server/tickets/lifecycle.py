@@ -25,6 +25,7 @@ from server.auth.schemas import CurrentUser
 from server.desk import events as desk_events
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.estates.models import Building, Resident, Site, Unit
+from server.push.service import enqueue_ticket_step
 from server.sla.clocks import apply_due_times
 from server.tickets import schemas_write as w
 from server.tickets.changes import TicketChange
@@ -265,6 +266,9 @@ async def act(
     detail: dict[str, Any] = {"note": action.note, "device_time": _iso(action.device_time)}
     await _apply(session, actor, ticket, action, now, outcome, detail)
     ticket.updated_at = now
+    for user_id, step in outcome.notify:
+        # In the step's own transaction: the dispatch and its push commit together.
+        await enqueue_ticket_step(session, ticket, user_ids=[user_id], step=step, now=now)
     await _step(session, actor, ticket, str(name), now, outcome, detail)
     await _remember(
         session, actor, action.client_action_id, f"ticket.{name}", action, ticket.id, action.device_time

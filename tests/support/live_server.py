@@ -30,19 +30,24 @@ class LiveServer:
     process: subprocess.Popen[bytes]
 
     def login(self, username: str, password: str | None = None) -> str:
-        response = httpx.post(f"{self.base_url}/api/auth/login",
-                              json={"username": username, "password": password or f"demo-{username}"})
+        response = httpx.post(
+            f"{self.base_url}/api/auth/login",
+            json={"username": username, "password": password or f"demo-{username}"},
+        )
         response.raise_for_status()
         return str(response.json()["token"])
 
     def api(self, username: str = "desk") -> httpx.Client:
         """An HTTP client logged in as a demo user."""
-        return httpx.Client(base_url=self.base_url, timeout=10,
-                            headers={"Authorization": f"Bearer {self.login(username)}"})
+        return httpx.Client(
+            base_url=self.base_url, timeout=10, headers={"Authorization": f"Bearer {self.login(username)}"}
+        )
 
 
 @contextmanager
-def live_server(tmp_path: Path, template_db: Path, *, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path: Path, template_db: Path, *, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """Start broker and server; stop both on exit. ``template_db`` is copied, never changed."""
     broker = PrivateMosquitto(tmp_path / "broker")
     broker.start()
@@ -52,12 +57,21 @@ def live_server(tmp_path: Path, template_db: Path, *, env: dict[str, str] | None
     port = free_port()
     data_dir = tmp_path / "data"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FIELDOPS_")}
-    environment.update(FIELDOPS_DATA_DIR=str(data_dir), FIELDOPS_DATABASE_URL=database_url,
-                       FIELDOPS_MQTT_URL=broker.url, FIELDOPS_HTTP_PORT=str(port),
-                       FIELDOPS_MQTT_CLIENT_ID=f"fieldops-live-{port}", **(env or {}))
+    environment.update(
+        FIELDOPS_DATA_DIR=str(data_dir),
+        FIELDOPS_DATABASE_URL=database_url,
+        FIELDOPS_MQTT_URL=broker.url,
+        FIELDOPS_HTTP_PORT=str(port),
+        FIELDOPS_MQTT_CLIENT_ID=f"fieldops-live-{port}",
+        **(env or {}),
+    )
     log = tmp_path / "serve.log"
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=environment,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        env=environment,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     server = LiveServer(f"http://127.0.0.1:{port}", broker, database_url, data_dir, log, process)
     try:
         deadline = time.monotonic() + 30

@@ -1,0 +1,68 @@
+// Every visible string comes from i18n/<lang>.json; the browser's language decides (zh-* → 简体中文).
+
+import { STORAGE } from './config.js';
+
+export const LANGUAGES = ['zh-CN', 'en'];
+let strings = {};
+let current = 'zh-CN';
+const listeners = new Set();
+
+export function detectLanguage() {
+  const saved = localStorage.getItem(STORAGE.lang);
+  if (LANGUAGES.includes(saved)) return saved;
+  const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+  for (const tag of wanted) {
+    if (!tag) continue;
+    if (tag.toLowerCase().startsWith('zh')) return 'zh-CN';
+    if (tag.toLowerCase().startsWith('en')) return 'en';
+  }
+  return 'en';
+}
+
+export async function setLanguage(lang, { remember = false } = {}) {
+  if (!LANGUAGES.includes(lang)) lang = 'en';
+  const response = await fetch(`i18n/${lang}.json`, { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`i18n/${lang}.json: ${response.status}`);
+  strings = await response.json();
+  current = lang;
+  if (remember) localStorage.setItem(STORAGE.lang, lang);
+  document.documentElement.lang = lang;
+  translateStatic(document);
+  for (const listener of listeners) listener(lang);
+}
+
+export function language() {
+  return current;
+}
+
+export function onLanguage(listener) {
+  listeners.add(listener);
+}
+
+/** The string for `key`, with {name} placeholders filled; the key itself if it is missing. */
+export function t(key, params) {
+  let text = strings[key];
+  if (text === undefined) {
+    console.warn('i18n: missing', key);
+    text = key;
+  }
+  if (params) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+  return text;
+}
+
+/** A label that may not exist (an event type the server learned later): null when missing. */
+export function tMaybe(key, params) {
+  return key in strings ? t(key, params) : null;
+}
+
+/** Fill the static markup: data-i18n (text), data-i18n-placeholder, -title, -aria-label. */
+export function translateStatic(root) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) {
+    el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  }
+  const title = root.querySelector('title[data-i18n]');
+  if (title) document.title = title.textContent;
+}

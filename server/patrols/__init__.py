@@ -1,0 +1,1 @@
+"""Patrols: QR-tagged checkpoints, checklist templates, patrol runs synced from the phone app."""

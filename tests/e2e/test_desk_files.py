@@ -1,0 +1,90 @@
+"""The desk's files without a browser: translations complete, no hard-coded UI text, no CDN.
+
+There is no build step, so these cheap checks stand in for what a bundler would catch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from server.tickets.models import ComplaintClass, Severity, TicketKind, TicketStatus
+
+DESK = Path(__file__).resolve().parents[2] / "pwa" / "desk"
+LANGUAGES = ("zh-CN", "en")
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+STRING_LITERAL = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`""")
+LITERAL_KEY = re.compile(r"""\bt(?:Maybe)?\(\s*'([a-z_.\-A-Z0-9]+)'""")
+
+
+def strings(language: str) -> dict[str, str]:
+    data = json.loads((DESK / "i18n" / f"{language}.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def scripts() -> list[Path]:
+    return sorted((DESK / "js").glob("*.js"))
+
+
+def test_both_languages_have_the_same_keys_and_no_empty_strings() -> None:
+    zh, en = strings("zh-CN"), strings("en")
+    assert set(zh) == set(en), set(zh) ^ set(en)
+    assert not [k for k in zh if not zh[k].strip() or not en[k].strip()]
+    for key in zh:  # the same placeholders in both
+        assert set(re.findall(r"\{(\w+)\}", zh[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
+
+
+def test_every_key_the_page_uses_exists() -> None:
+    keys = set(strings("zh-CN"))
+    html = (DESK / "index.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
+    for script in scripts():
+        used |= set(LITERAL_KEY.findall(script.read_text(encoding="utf-8")))
+    assert used, "no keys found: the pattern is wrong"
+    assert not used - keys, sorted(used - keys)
+
+
+@pytest.mark.parametrize(("prefix", "values"), [
+    ("status", [s.value for s in TicketStatus]),
+    ("kind", [k.value for k in TicketKind]),
+    ("severity", [s.value for s in Severity]),
+    ("complaint_class", [c.value for c in ComplaintClass]),
+])
+def test_every_api_value_has_a_label(prefix: str, values: list[str]) -> None:
+    keys = set(strings("en"))
+    assert not [v for v in values if f"{prefix}.{v}" not in keys]
+
+
+def test_every_alarm_rule_type_has_a_label() -> None:
+    table = DESK.parents[1] / "server" / "rules" / "alarm_rules.toml"
+    rules = tomllib.loads(table.read_text(encoding="utf-8"))
+    keys = set(strings("en"))
+    assert not [t for t in rules["types"] if f"type.{t}" not in keys]
+
+
+def without_comments(source: str) -> str:
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
+    return re.sub(r"(^|\s)//.*$", r"\1", source, flags=re.MULTILINE)
+
+
+def test_scripts_hold_no_chinese_ui_text() -> None:
+    """Visible words come from i18n/*.json; comments may quote the handbook."""
+    offenders = [f"{script.name}: {literal}" for script in scripts()
+                 for literal in STRING_LITERAL.findall(without_comments(script.read_text(encoding="utf-8")))
+                 if CJK.search(literal)]
+    assert not offenders
+
+
+def test_imports_resolve_and_nothing_loads_from_another_origin() -> None:
+    for script in scripts():
+        for target in re.findall(r"""from\s+'(\.[^']+)'""", script.read_text(encoding="utf-8")):
+            assert (script.parent / target).resolve().is_file(), f"{script.name} imports missing {target}"
+    html = (DESK / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", html)
+    css = (DESK / "desk.css").read_text(encoding="utf-8")
+    assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)
