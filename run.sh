@@ -93,7 +93,9 @@ demo)
     wait $server
     ;;
 test)
-    apt_install mosquitto chromium fonts-noto-cjk nodejs npm openssl
+    apt_install mosquitto chromium fonts-noto-cjk openssl
+    # Node.js may come from elsewhere than Debian (its npm then is no Debian package).
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     venv dev
     # The push tests run a real push-service emulator from npm.
     [ tests/push/node_modules/.package-lock.json -nt tests/push/package-lock.json ] || npm ci --prefix tests/push
