@@ -46,7 +46,7 @@ class Consumer:
         metrics: Metrics,
         bus: ChangeBus,
         clock: Callable[[], datetime],
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         batch_window_s: float = 0.005,
         sweep_interval_s: float = 1.0,
     ) -> None:
