@@ -13,13 +13,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.ingest.batch import BatchResult, BatchWriter, Message
-from server.ingest.directory import DeviceDirectory, DeviceRef
+from server.ingest.directory import DeviceDirectory
 from server.observability.metrics import Metrics
 from server.rules.engine import RuleEngine
 from server.rules.table import RuleTable
@@ -178,26 +179,10 @@ class Consumer:
         changes: list[TicketChange] = []
         try:
             async with self.sessionmaker() as session, session.begin():
-                lookup = _lookup(session, self.directory)
-                await self.engine.sweep(session, self.clock(), changes, lookup)
+                await self.engine.sweep(session, self.clock(), changes,
+                                        partial(self.directory.by_id, session))
         except (OperationalError, OSError) as exc:
             self._mark_db_down(exc)
             return
         self._publish(changes)
 
-
-def _lookup(session: AsyncSession, directory: DeviceDirectory) -> Callable[[int], Any]:
-    from sqlalchemy import select
-
-    from server.devices.models import Device
-    from server.estates.models import Building, Site
-
-    async def by_id(device_id: int) -> DeviceRef | None:
-        row = (await session.execute(
-            select(Device.id, Device.site_id, Site.slug, Device.building_id, Building.slug,
-                   Device.unit_id, Device.kind, Device.slug)
-            .join(Site, Site.id == Device.site_id).join(Building, Building.id == Device.building_id)
-            .where(Device.id == device_id))).first()
-        return DeviceRef(*row) if row is not None else None
-
-    return by_id

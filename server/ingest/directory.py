@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,24 @@ class DeviceRef:
     unit_id: int | None
     kind: str
     slug: str
+
+
+def _ref_query() -> Any:
+    """The columns of a DeviceRef, joined to its site and building."""
+    return (
+        select(
+            Device.id,
+            Device.site_id,
+            Site.slug,
+            Device.building_id,
+            Building.slug,
+            Device.unit_id,
+            Device.kind,
+            Device.slug,
+        )
+        .join(Site, Site.id == Device.site_id)
+        .join(Building, Building.id == Device.building_id)
+    )
 
 
 class DeviceDirectory:
@@ -47,18 +66,11 @@ class DeviceDirectory:
         """Look up every topic's device; absent keys are unknown devices."""
         now = time.monotonic()
         wanted = {(t.site, t.device) for t in topics}
-        to_load = [key for key in wanted if key not in self._known
-                   and self._missing.get(key, 0.0) <= now]
+        to_load = [key for key in wanted if key not in self._known and self._missing.get(key, 0.0) <= now]
         if to_load:
             for chunk_start in range(0, len(to_load), 500):
-                chunk = to_load[chunk_start:chunk_start + 500]
-                rows = await session.execute(
-                    select(Device.id, Device.site_id, Site.slug, Device.building_id, Building.slug,
-                           Device.unit_id, Device.kind, Device.slug)
-                    .join(Site, Site.id == Device.site_id)
-                    .join(Building, Building.id == Device.building_id)
-                    .where(tuple_(Site.slug, Device.slug).in_(chunk))
-                )
+                chunk = to_load[chunk_start : chunk_start + 500]
+                rows = await session.execute(_ref_query().where(tuple_(Site.slug, Device.slug).in_(chunk)))
                 for row in rows:
                     ref = DeviceRef(*row)
                     self._known[(ref.site, ref.slug)] = ref
@@ -66,6 +78,11 @@ class DeviceDirectory:
                 if key not in self._known:
                     self._missing[key] = now + self.miss_ttl_s
         return {key: self._known[key] for key in wanted if key in self._known}
+
+    async def by_id(self, session: AsyncSession, device_id: int) -> DeviceRef | None:
+        """The device with this id (for the timed rules, which start from stored rows)."""
+        row = (await session.execute(_ref_query().where(Device.id == device_id))).first()
+        return DeviceRef(*row) if row is not None else None
 
     async def auto_register(self, session: AsyncSession, topic: Topic) -> DeviceRef | None:
         """Create the device a topic names when its site allows it and the building exists."""
@@ -77,19 +94,28 @@ class DeviceDirectory:
             self._auto_register_sites[topic.site] = (allowed, now + self.miss_ttl_s)
         if not allowed:
             return None
-        row = (await session.execute(
-            select(Site.id, Building.id).join(Building, Building.site_id == Site.id)
-            .where(Site.slug == topic.site, Building.slug == topic.building)
-        )).first()
+        row = (
+            await session.execute(
+                select(Site.id, Building.id)
+                .join(Building, Building.site_id == Site.id)
+                .where(Site.slug == topic.site, Building.slug == topic.building)
+            )
+        ).first()
         if row is None:
             return None
-        device = Device(site_id=row[0], building_id=row[1], kind=topic.kind.value, slug=topic.device,
-                        vendor="auto-registered")
+        device = Device(
+            site_id=row[0],
+            building_id=row[1],
+            kind=topic.kind.value,
+            slug=topic.device,
+            vendor="auto-registered",
+        )
         async with session.begin_nested():
             session.add(device)
             await session.flush()
-        ref = DeviceRef(device.id, row[0], topic.site, row[1], topic.building, None, topic.kind.value,
-                        topic.device)
+        ref = DeviceRef(
+            device.id, row[0], topic.site, row[1], topic.building, None, topic.kind.value, topic.device
+        )
         self._known[(topic.site, topic.device)] = ref
         self._missing.pop((topic.site, topic.device), None)
         return ref
