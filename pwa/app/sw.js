@@ -3,7 +3,7 @@
 // Background Sync (Chromium) with the same code the page uses.
 import { sync } from "./js/outbox.js";
 
-const VERSION = "2026-05-1"; // bump with every shell change: phones then see "update available"
+const VERSION = "2026-11-2"; // bump with every shell change: phones then see "update available"
 const CACHE = `fieldops-app-${VERSION}`;
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
