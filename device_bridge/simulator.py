@@ -3,7 +3,8 @@
     fieldops bridge --simulate estate.toml --rate 20
     fieldops bridge --simulate estate.toml --rate 0 --scenario trapped --device b1-el1 --duration 5
 
-What it produces, at about ``--rate`` messages per second:
+What it produces: telemetry at about ``--rate`` messages per second, and incidents at a
+steady pace per simulated hour whatever the rate (``INCIDENTS_PER_HOUR``):
 
 - meter ``reading``s whose cumulative registers follow a residential daily
   curve (morning and evening peaks, near nothing at night) — a deterministic
@@ -43,7 +44,7 @@ import shutil
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,6 +82,9 @@ _SQUAT_PER_HOUR: Final[dict[Quantity, float]] = {
 }
 # Naive on purpose: registers follow the site's wall clock (the daily curve).
 _REGISTER_EPOCH: Final = datetime(2024, 1, 1)  # noqa: DTZ001
+# Per simulated hour, for a demo estate of a few hundred units: a door station rings now and
+# then, a device breaks or drops off a few times a day … sped up enough to see it happen.
+INCIDENTS_PER_HOUR: Final = {"call": 40.0, "fault": 3.0, "offline": 3.0}
 _ELEVATOR_FAULTS: Final = ("door_lock_circuit", "overspeed", "safety_circuit_open", "leveling_error")
 _INTERCOM_FAULTS: Final = ("camera", "speaker", "network")
 
@@ -242,6 +246,7 @@ class Simulator:
         spool_path: Path | None = None,
         seed: int | None = None,
         drain_seconds: float = 5.0,
+        incidents_per_hour: Mapping[str, float] | None = None,
     ) -> None:
         self.estate = estate
         self.tz = ZoneInfo(estate.site.timezone)
@@ -295,6 +300,9 @@ class Simulator:
         self._wall0 = datetime.now(self.tz)
         self.generated = 0
         self.undelivered = 0
+        # Calls, faults and offline spells come per (simulated) hour, not per message: a
+        # higher --rate means more telemetry, not an estate that breaks down faster.
+        self.incidents_per_hour = {**INCIDENTS_PER_HOUR, **(incidents_per_hour or {})}
 
     # --- model ---------------------------------------------------------------
 
@@ -388,10 +396,8 @@ class Simulator:
             choices.append((70, self._reading))
         if self.access:
             choices.append((18, self._swipe))
-        if self.intercoms:
-            choices.append((6, self._call))
-        choices.append((2, self._fault))
-        choices.append((1, self._offline_spell))
+        if not choices:
+            return
         total = sum(w for w, _ in choices)
         pick = self.random.uniform(0, total)
         for weight, action in choices:
@@ -400,6 +406,23 @@ class Simulator:
                 action()
                 return
         choices[-1][1]()
+
+    def _schedule_incidents(self) -> None:
+        actions = {"call": self._call if self.intercoms else None, "fault": self._fault,
+                   "offline": self._offline_spell}
+        for name, per_hour in self.incidents_per_hour.items():
+            action = actions.get(name)
+            if action is not None and per_hour > 0:
+                self._recurring(3600.0 / per_hour, action)
+
+    def _recurring(self, mean_seconds: float, action: Callable[[], object]) -> None:
+        """``action`` at random (Poisson) moments, ``mean_seconds`` apart on average."""
+
+        def step() -> None:
+            action()
+            self.later(self.random.expovariate(1 / mean_seconds), step)
+
+        self.later(self.random.expovariate(1 / mean_seconds), step)
 
     def _reading(self) -> None:
         meter = self.random.choice(self.meters)
@@ -542,6 +565,7 @@ class Simulator:
         for identity in self.identities.values():
             self.pipeline.status(identity, "online", ts=self.now())
         self._play_scenario()
+        self._schedule_incidents()
         self.pipeline.flush()
         ends = time.monotonic() + self.duration if self.duration is not None else None
         owed = 0.0
