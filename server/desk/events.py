@@ -19,11 +19,16 @@ from server.tickets.models import DeskEvent
 _DESK_EVENTS_LOCK = 7_331_001  # an arbitrary constant naming this table's writer lock
 
 
+async def serialise_writers(session: AsyncSession) -> None:
+    """Take the desk events lock for the rest of this transaction (PostgreSQL; SQLite has one writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DESK_EVENTS_LOCK})
+
+
 async def record(
     session: AsyncSession, *, topic: str, entity_id: int, action: str, building_id: int | None, at: datetime
 ) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DESK_EVENTS_LOCK})
+    await serialise_writers(session)
     await session.execute(
         insert(DeskEvent).values(
             topic=topic, entity_id=entity_id, action=action, building_id=building_id, at=at

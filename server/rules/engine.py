@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.contract.v1 import EVENT_TYPES, EventPayload, ReadingPayload
 from server.db import upsert_insert
+from server.desk import events as desk_events
 from server.devices.models import Device, DeviceEvent, MeterReading
 from server.estates.models import Unit, UnitState
 from server.ingest.directory import DeviceRef
@@ -326,9 +327,23 @@ class RuleEngine:
                 ~exists().where(Ticket.active_key == _offline_key_expr()),
             ).limit(500)
         )).all()
-        for device_id, kind, changed_at in candidates:
-            if changed_at is None or changed_at + timedelta(seconds=rule.grace_for(kind)) > now:
-                continue
+        due = [device_id for device_id, kind, changed_at in candidates
+               if changed_at is not None and changed_at + timedelta(seconds=rule.grace_for(kind)) <= now]
+        if not due:
+            return
+        # A batch may be bringing one of these devices back online right now. Lock the rows
+        # still offline (skipping any a batch holds) so its clearing waits for this ticket
+        # and then clears it, instead of running before it and leaving it open. The desk
+        # events lock comes first and a batch's rows are skipped: the sweeper never waits on
+        # a batch, so the two cannot deadlock.
+        await desk_events.serialise_writers(session)
+        still_offline = (await session.execute(
+            select(Device.id, Device.status_changed_at).where(
+                Device.id.in_(due), Device.online.is_(False),
+                ~exists().where(Ticket.active_key == _offline_key_expr()),
+            ).with_for_update(of=Device, skip_locked=True)
+        )).all()
+        for device_id, changed_at in still_offline:
             device = await lookup(device_id)
             if device is None:
                 continue
