@@ -345,7 +345,7 @@ class RuleEngine:
         )).all()
         for device_id, changed_at in still_offline:
             device = await lookup(device_id)
-            if device is None:
+            if device is None or changed_at is None:
                 continue
             spec = self._spec(rule, device, type_="device.offline", active_key=offline_key(device_id),
                               unit_id=device.unit_id,
