@@ -196,25 +196,35 @@ class BatchWriter:
         Only a device's own status (or its bridge's last will) changes it: the server
         losing its broker connection marks nothing offline.
         """
-        latest: dict[int, _Accepted] = {}
+        latest: dict[int, tuple[DeviceRef, bool]] = {}
         for item in statuses:
-            latest[item.device.id] = item  # the last one in the batch wins
+            assert isinstance(item.payload, StatusPayload)
+            # The last one in the batch wins (the device keeps its first position).
+            latest[item.device.id] = (item.device, item.payload.state == "online")
+        # One UPDATE per target state, not one per device: heartbeats are a steady share of
+        # the traffic, and a round trip each held up the whole batch (and the alarms in it).
+        # Like the per-device form it locks exactly the rows it changes, which the offline
+        # sweep skips (server/rules/engine.py). RETURNING says which rows did change.
+        changed: set[int] = set()
+        for online in (True, False):
+            ids = sorted(device_id for device_id, (_, state) in latest.items() if state is online)
+            for start in range(0, len(ids), 500):  # bound parameters stay few, as in _touch_last_seen
+                changed.update(await session.scalars(
+                    update(Device)
+                    .where(Device.id.in_(ids[start:start + 500]), Device.online.is_distinct_from(online))
+                    .values(online=online, status_changed_at=now)
+                    .returning(Device.id)
+                    # Nothing in the batch reads a Device object back, as in _touch_last_seen.
+                    .execution_options(synchronize_session=False)))
         came_online = []
-        for device_id, item in latest.items():
-            payload = item.payload
-            assert isinstance(payload, StatusPayload)
-            online = payload.state == "online"
-            changed = (await session.execute(
-                update(Device).where(Device.id == device_id, Device.online.is_distinct_from(online))
-                .values(online=online, status_changed_at=now).returning(Device.id)
-            )).first()
-            if changed is None:
+        for device_id, (device, online) in latest.items():  # desk events in batch order, as before
+            if device_id not in changed:
                 continue
             await desk_events.record(session, topic="device", entity_id=device_id,
                                      action="online" if online else "offline",
-                                     building_id=item.device.building_id, at=now)
+                                     building_id=device.building_id, at=now)
             if online:
-                came_online.append(item.device)
+                came_online.append(device)
         return came_online
 
     async def _touch_last_seen(self, session: AsyncSession, accepted: list[_Accepted], now: datetime) -> None:

@@ -3,9 +3,10 @@
 Delivery semantics (docs/push.md): a row is marked 'sending' and committed *before* its
 HTTP request, and only a 'pending' row is ever claimed. A process that dies between the
 request and recording the answer leaves the row 'sending'; after SENDING_TIMEOUT it is
-marked 'failed' (outcome unknown) and never resent. So each (ticket, step, subscription)
-goes on the wire at most once per attempt, and a new attempt follows only an answer that
-says the push service did not take it (429, 5xx) or a transport error.
+marked 'failed' (outcome unknown; swept at start-up, then at most once a minute) and never
+resent. So each (ticket, step, subscription) goes on the wire at most once per attempt,
+and a new attempt follows only an answer that says the push service did not take it
+(429, 5xx) or a transport error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -37,6 +39,10 @@ log = logging.getLogger("fieldops.push")
 # Longer than any HTTP attempt can take (timeout below): a 'sending' row this old belongs
 # to a sender that died mid-request.
 SENDING_TIMEOUT = timedelta(minutes=5)
+# The sender wakes on every enqueue and every second; sweeping for interrupted rows each
+# time cost an extra write transaction on the alarm path. Abandoning a row a minute late
+# is harmless next to SENDING_TIMEOUT, so the sweep runs at most this often (seconds).
+ABANDON_INTERVAL = 60.0
 VAPID_TOKEN_LIFETIME = 12 * 3600  # RFC 8292: at most 24 h; services reject longer
 _SENT = frozenset({200, 201, 202})
 _GONE = frozenset({404, 410})  # RFC 8030 §7.3: the subscription has expired
@@ -134,8 +140,12 @@ class PushSender:
         concurrency: int = 8,
         timeout: float = 10.0,
         subject: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``subject`` overrides the stored VAPID contact (a ``mailto:`` or ``https:`` URI)."""
+        """``subject`` overrides the stored VAPID contact (a ``mailto:`` or ``https:`` URI).
+
+        ``monotonic`` paces the sweep for interrupted sends (tests pass a fake clock).
+        """
         if subject is not None and not subject.startswith(("mailto:", "https:")):
             raise ValueError("the VAPID subject must be a mailto: or https: URI")
         self._sessionmaker = sessionmaker
@@ -148,6 +158,8 @@ class PushSender:
         self._subject = subject
         self._keys: VapidKeyPair | None = None
         self._webpush: Any = None
+        self._monotonic = monotonic
+        self._abandoned_at: float | None = None  # None: not yet run, so the first wake runs it
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -160,7 +172,12 @@ class PushSender:
         """
         now = now or utcnow()
         await self._load_keys()  # before claiming: a failure here must not strand claimed rows
-        await self._abandon_interrupted(now)
+        # A monotonic clock, not ``now``: a wall-clock step back must not stall the sweep.
+        # Recorded only after it succeeds, so a failed sweep is retried on the next wake.
+        tick = self._monotonic()
+        if self._abandoned_at is None or tick - self._abandoned_at >= ABANDON_INTERVAL:
+            await self._abandon_interrupted(now)
+            self._abandoned_at = tick
         claimed = await self._claim(now)
         if not claimed:
             return 0

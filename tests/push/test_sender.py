@@ -19,7 +19,7 @@ from webpush import WebPush
 from webpush.types import WebPushKeys, WebPushSubscription
 
 from server.push.models import PushDelivery, PushSubscription
-from server.push.sender import SENDING_TIMEOUT, PushSender, RetryPolicy, vapid_origin
+from server.push.sender import ABANDON_INTERVAL, SENDING_TIMEOUT, PushSender, RetryPolicy, vapid_origin
 from tests.push.conftest import current_user, enqueue, make_ticket, subscribe, vapid_keys
 from tests.push.receiver import PushReceiver, Reply
 
@@ -223,19 +223,63 @@ async def test_network_errors_are_retried(sessions: Sessions, sender: PushSender
     assert row.next_attempt_at == now + sender.policy.delay(1)
 
 
+async def _leave_sending(sessions: Sessions, now: datetime) -> None:
+    """What a sender that died mid-request leaves."""
+    async with sessions() as session, session.begin():
+        await session.execute(update(PushDelivery).values(status="sending", attempts=1, claimed_at=now,
+                                                           error=None))
+
+
 async def test_a_send_interrupted_by_a_crash_is_not_resent(
-        sessions: Sessions, sender: PushSender, receiver: PushReceiver, now: datetime) -> None:
+        sessions: Sessions, receiver: PushReceiver, now: datetime) -> None:
     """At most once: a row left 'sending' may have reached the phone, so it is never sent again."""
     ticket = await make_ticket(sessions)
     spec1 = await current_user(sessions, "spec1")
     await subscribe(sessions, spec1, receiver.subscription())
     await enqueue(sessions, ticket, spec1, now=now)
-    async with sessions() as session, session.begin():  # what a sender that died mid-request leaves
-        await session.execute(update(PushDelivery).values(status="sending", attempts=1, claimed_at=now))
+    await _leave_sending(sessions, now)
+    elapsed = 0.0  # the sender's monotonic clock, moved along with `now`
+    sender = PushSender(sessions, monotonic=lambda: elapsed)
+    try:
+        assert await sender.send_due(now + timedelta(minutes=1)) == 0
+        assert (await deliveries(sessions))[0].status == "sending"  # maybe still in flight elsewhere
+        elapsed = SENDING_TIMEOUT.total_seconds()
+        assert await sender.send_due(now + SENDING_TIMEOUT + timedelta(seconds=1)) == 0
+    finally:
+        await sender.aclose()
+    [row] = await deliveries(sessions)
+    assert row.status == "failed"
+    assert "outcome unknown" in (row.error or "")
+    assert receiver.received == []
 
-    assert await sender.send_due(now + timedelta(minutes=1)) == 0
-    assert (await deliveries(sessions))[0].status == "sending"  # maybe still in flight elsewhere
-    assert await sender.send_due(now + SENDING_TIMEOUT + timedelta(seconds=1)) == 0
+
+async def test_interrupted_sends_are_swept_at_start_up_then_at_most_once_a_minute(
+        sessions: Sessions, receiver: PushReceiver, now: datetime) -> None:
+    ticket = await make_ticket(sessions)
+    spec1 = await current_user(sessions, "spec1")
+    await subscribe(sessions, spec1, receiver.subscription())
+    await enqueue(sessions, ticket, spec1, now=now)
+    await _leave_sending(sessions, now)
+    late = now + SENDING_TIMEOUT + timedelta(seconds=1)
+    elapsed = 0.0
+    running = PushSender(sessions, monotonic=lambda: elapsed)
+    try:
+        assert await running.send_due(now) == 0  # its start-up sweep: nothing is old enough yet
+        elapsed = ABANDON_INTERVAL - 1
+        assert await running.send_due(late) == 0
+        assert (await deliveries(sessions))[0].status == "sending"  # swept under a minute ago
+        elapsed = ABANDON_INTERVAL
+        assert await running.send_due(late) == 0
+        assert (await deliveries(sessions))[0].status == "failed"
+    finally:
+        await running.aclose()
+
+    await _leave_sending(sessions, now)  # another crash; then the process restarts
+    restarted = PushSender(sessions, monotonic=lambda: elapsed)
+    try:
+        assert await restarted.send_due(late) == 0  # the first wake sweeps at once
+    finally:
+        await restarted.aclose()
     [row] = await deliveries(sessions)
     assert row.status == "failed"
     assert "outcome unknown" in (row.error or "")
