@@ -7,6 +7,7 @@ from server.db import Base
 from server.devices.models import Device, DeviceEvent, MeterReading
 from server.estates.models import AccessCard, Building, Resident, Site, Unit
 from server.ingest.models import DeadLetter
+from server.movein.models import MoveInAnswer, MoveInInspection, MoveInReading
 from server.patrols.models import (
     Checkpoint,
     PatrolAnswer,
@@ -36,6 +37,9 @@ __all__ = [
     "Escalation",
     "IntercomCall",
     "MeterReading",
+    "MoveInAnswer",
+    "MoveInInspection",
+    "MoveInReading",
     "PatrolAnswer",
     "PatrolDevice",
     "PatrolFlag",
