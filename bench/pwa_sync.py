@@ -19,26 +19,35 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.db import create_engine, create_sessionmaker
 from server.demo.estate import load_demo_estate
 from server.migrate import upgrade
-from tests.pwa.live import patrol_server
+from server.patrols.seed import seed_checkpoints
 from tests.pwa.support import TINY_JPEG, batch, run_item, vacant_answers
+from tests.support.live_server import live_server
 
 RUNS, PHOTOS, BATCH = 500, 50, 100
+# Checkpoints must predate the runs (the bench's runs start 6 h ago), as tests/pwa/conftest.py does.
+SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def prepare(path: Path) -> None:
+    """The demo estate with its checkpoints, as `fieldops demo` leaves it."""
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
 
     async def load() -> None:
         engine = create_engine(url)
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await load_demo_estate(session)
-        await engine.dispose()
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await load_demo_estate(session)
+                await seed_checkpoints(session, now=SEEDED_AT)
+        finally:
+            await engine.dispose()
 
     asyncio.run(load())
 
@@ -46,7 +55,8 @@ def prepare(path: Path) -> None:
 def bench_sync(base: Path) -> float:
     template = base / "template.db"
     prepare(template)
-    with patrol_server(base / "sync", template) as server, server.api("spec1") as api:
+    with live_server(base / "sync", template) as server, server.api("spec1") as api:
+        api.timeout = httpx.Timeout(60)  # the launcher's 10 s is for tests, not a 100-item batch
         vacant = [c for c in api.get("/api/patrols/checkpoints").json() if c["kind"] == "vacant_unit"]
         photo = TINY_JPEG + os.urandom(250_000)  # a resized phone photo is ~250 kB
         start = datetime.now(UTC) - timedelta(hours=6)
@@ -73,7 +83,7 @@ def bench_cold_start(base: Path) -> float:
 
     template = base / "template.db"
     profile = base / "profile"
-    with patrol_server(base / "browser", template) as server:
+    with live_server(base / "browser", template) as server:
         phone = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN"}
         with persistent_chromium(profile, **phone) as context:
             page = context.pages[0] if context.pages else context.new_page()

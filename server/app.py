@@ -8,12 +8,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from litestar import Litestar
+from litestar import Litestar, Router, head
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
+from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.response.file import ASGIFileResponse
 from litestar.static_files import create_static_files_router
+from litestar.static_files.base import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.attachments.routes import ATTACHMENT_ROUTES
@@ -25,7 +28,8 @@ from server.deps import provide_session, provide_user
 from server.desk.stream import desk_stream
 from server.devices.routes import DeviceController
 from server.errors import EXCEPTION_HANDLERS
-from server.estates.routes import UnitController
+from server.estates.routes import EstateController, UnitController
+from server.movein.routes import MOVE_IN_ROUTES
 from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
 from server.patrols.routes import PATROL_ROUTES
@@ -71,16 +75,7 @@ def create_app(
     for name in ("app", "desk"):
         directory = PWA_DIR / name
         if directory.is_dir():
-            static_routers.append(
-                create_static_files_router(
-                    path=f"/{name}",
-                    directories=[directory],
-                    html_mode=True,
-                    name=f"static-{name}",
-                    include_in_schema=False,
-                    opt={"exclude_from_auth": True},
-                )
-            )
+            static_routers.append(_static_site(name, directory))
 
     app = Litestar(
         route_handlers=[
@@ -88,6 +83,7 @@ def create_app(
             ready,
             metrics,
             AuthController,
+            EstateController,
             UnitController,
             DeviceController,
             TicketController,
@@ -101,6 +97,7 @@ def create_app(
             TicketDeliveryController,
             *PATROL_ROUTES,
             *ATTACHMENT_ROUTES,
+            *MOVE_IN_ROUTES,
             *static_routers,
         ],
         after_response=publish_outcomes,
@@ -129,6 +126,30 @@ def create_app(
     app.state.changes = ChangeBus()
     app.state.clock = clock or utcnow
     return app
+
+
+def _static_site(name: str, directory: Path) -> Router:
+    """Serve a page folder (the PWA, the desk) without a token, GET and HEAD alike.
+
+    Litestar's html_mode index route answers GET only, so HEAD /desk/ (monitoring, link
+    checkers) would be a 405; a HEAD index route beside it answers like the GET without a body.
+    """
+    router = create_static_files_router(
+        path=f"/{name}",
+        directories=[directory],
+        html_mode=True,
+        name=f"static-{name}",
+        include_in_schema=False,
+        opt={"exclude_from_auth": True},
+    )
+    files = StaticFiles(is_html_mode=True, directories=[directory], file_system=BaseLocalFileSystem())
+
+    @head("/", name=f"static-{name}/index-head", include_in_schema=False)
+    async def index_head() -> ASGIFileResponse:
+        return await files.handle(path="/", is_head_response=True)
+
+    router.register(index_head)
+    return router
 
 
 @asynccontextmanager

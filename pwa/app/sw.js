@@ -2,13 +2,16 @@
 // activate (MDN pwa-examples), serves the shell offline, and replays the outbox on
 // Background Sync (Chromium) with the same code the page uses.
 import { sync } from "./js/outbox.js";
+import { onPush, openTicket } from "./js/push_sw.js";
 
-const VERSION = "2026-11-2"; // bump with every shell change: phones then see "update available"
+const VERSION = "2026-11-26a"; // bump with every shell change: phones then see "update available"
 const CACHE = `fieldops-app-${VERSION}`;
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
   "js/app.js", "js/api.js", "js/db.js", "js/outbox.js", "js/scan.js", "js/checklist.js", "js/i18n.js",
   "js/photo.js", "i18n/zh-CN.json", "i18n/en.json", "vendor/jsQR.js",
+  "js/inbox.js", "js/inbox_store.js", "js/ticket.js", "js/ticket_ui.js", "js/push.js", "js/push_sw.js",
+  "js/movein.js", "js/movein_data.js", "js/movein_steps.js", "js/movein_sign.js", "js/signature.js",
   "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png", "icons/icon-maskable-512.png",
 ];
 
@@ -52,4 +55,14 @@ self.addEventListener("sync", (event) => {
     // A rejection makes the browser retry later with its own backoff.
     event.waitUntil(sync({ force: true }).then((r) => { if (!r.ok && r.reason === "offline") throw new Error("retry"); }));
   }
+});
+
+// Web Push (docs/push.md): a dispatch or escalation becomes a notification; a tap opens the ticket.
+self.addEventListener("push", (event) => {
+  event.waitUntil(onPush(self, event.data));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openTicket(self, event.notification.data?.url));
 });

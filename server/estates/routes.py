@@ -1,4 +1,4 @@
-"""GET /api/units."""
+"""GET /api/estate and GET /api/units."""
 
 from __future__ import annotations
 
@@ -9,8 +9,22 @@ from litestar.params import FromQuery, QueryParameter
 
 from server.deps import DbSession, User
 from server.estates import service
-from server.estates.schemas import UnitPage
+from server.estates.schemas import EstateRead, UnitPage
 from server.pagination import Limit, Offset
+
+
+class EstateController(Controller):
+    path = "/api/estate"
+    tags = ["estate"]
+
+    @get(
+        "/",
+        summary="The caller's estate: name, time zone and the buildings they may see",
+        description="Screens show times in `timezone` and buildings by `name`; a specialist gets only "
+        "their own buildings.",
+    )
+    async def get_estate(self, db: DbSession, user: User) -> EstateRead:
+        return await service.get_estate(db, user)
 
 
 class UnitController(Controller):
@@ -23,11 +37,14 @@ class UnitController(Controller):
         db: DbSession,
         user: User,
         building: Annotated[str | None, QueryParameter(description="Building slug, e.g. b1")] = None,
-        unit_state: Annotated[Literal["vacant", "occupied", "renovating"] | None,
-                              QueryParameter(query="state", description="Unit state")] = None,
+        unit_state: Annotated[
+            Literal["vacant", "occupied", "renovating"] | None,
+            QueryParameter(query="state", description="Unit state"),
+        ] = None,
         floor: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> UnitPage:
-        return await service.list_units(db, user, building=building, state=unit_state, floor=floor,
-                                        limit=limit, offset=offset)
+        return await service.list_units(
+            db, user, building=building, state=unit_state, floor=floor, limit=limit, offset=offset
+        )

@@ -23,3 +23,18 @@ class UnitPage(msgspec.Struct):
     total: int
     limit: int
     offset: int
+
+
+class BuildingRead(msgspec.Struct):
+    slug: str
+    name: str  # the estate's own name for it, e.g. 1#楼
+    floors: int
+
+
+class EstateRead(msgspec.Struct):
+    """The caller's estate (site): its name, time zone, and the buildings the caller may see."""
+
+    slug: str
+    name: str
+    timezone: str  # IANA name; every screen shows times in it (the store keeps UTC)
+    buildings: list[BuildingRead]

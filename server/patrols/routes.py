@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -19,6 +19,7 @@ from server.patrols.schemas import (
     BuildingReport,
     CheckpointDetail,
     CheckpointRead,
+    ComplianceReport,
     DeviceSyncRead,
     SyncBatch,
     SyncResult,
@@ -97,6 +98,19 @@ class PatrolController(Controller):
             raise InvalidInput.at("since", "since and until need a UTC offset.", "no offset", "query")
         found = await service.building_in_scope(db, user, building)
         return await service.building_report(db, found, since, until, now)
+
+    @get("/compliance", summary="Supervisor's page: due, done and missed patrols per building and specialist")
+    async def compliance(
+        self, db: DbSession, user: User, state: State, building: FromQuery[str | None] = None,
+        month: Annotated[str | None, QueryParameter(description="YYYY-MM (site time); default this month",
+                                                    pattern=r"^\d{4}-\d{2}$")] = None,
+        first: Annotated[date | None, QueryParameter(description="first local day of a range")] = None,
+        last: Annotated[date | None, QueryParameter(description="last local day, included")] = None,
+    ) -> ComplianceReport:
+        _oversight(user)
+        now = _now(state)
+        since, until = await service.compliance_range(db, now, month, first, last)
+        return await service.compliance_report(db, user, since, until, now, building)
 
     @get("/buildings/{building:str}/tags.svg", summary="A4 tag sheet page (SVG)", media_type="image/svg+xml")
     async def sheet_svg(self, db: DbSession, user: User, state: State, building: FromPath[str],

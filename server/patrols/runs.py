@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.attachments.models import Attachment
 from server.auth.schemas import CurrentUser
+from server.devices.readings import check_register, latest_reading
 from server.errors import InvalidInput
 from server.estates.models import Building, Unit
 from server.patrols import templates
-from server.patrols.hints import latest_reading
 from server.patrols.models import Checkpoint, FlagKind, PatrolAnswer, PatrolFlag, PatrolRun
 from server.patrols.schemas import Answer, RunPayload
 from server.patrols.templates import ChecklistTemplate
@@ -143,7 +143,7 @@ async def _meter_flags(session: AsyncSession, user: CurrentUser, checkpoint: Che
         if reading is None:
             continue  # no smart meter data: nothing to compare with
         smart, smart_at = reading
-        if abs(answer.number - smart) > item.meter_check.tolerance:
+        if not check_register(answer.number, smart, item.meter_check.tolerance).within:
             flags.append(PatrolFlag(
                 kind=FlagKind.METER_MISMATCH, user_id=user.id, device_id=device_id,
                 checkpoint_id=checkpoint.id, run_id=run_id, at=now,

@@ -42,7 +42,8 @@ class SyncItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One outbox entry: the phone made its id and recorded its time."""
 
     id: ClientId
-    kind: Literal["scan", "patrol_run"]
+    # scan / patrol_run (patrols), move_in (server.movein), ticket_action (server.tickets.outbox)
+    kind: Literal["scan", "patrol_run", "move_in", "ticket_action"]
     device_time: datetime
     payload: dict[str, Any]
 
@@ -170,3 +171,65 @@ class DeviceSyncRead(msgspec.Struct):
 class TokenRefresh(msgspec.Struct):
     token: str
     expires_in: int
+
+
+class KindCompliance(msgspec.Struct):
+    """Patrols of one kind of checkpoint: judged periods (ended) and the periods still running."""
+
+    kind: str
+    due: int  # patrols the ended periods required
+    done: int  # … of which were made (a patrol beyond a period's quota counts once)
+    missed: int  # due − done
+    open_required: int  # patrols the periods still running require
+    open_done: int
+    overdue: int  # … already past their due time in those periods
+
+
+class SpecialistCompliance(msgspec.Struct):
+    user_id: int | None
+    username: str | None
+    display_name: str | None
+    assigned: bool  # 楼栋客服专员 of the building: its missed patrols are theirs to answer for
+    counted: int  # their patrols that counted towards a due patrol in an ended period
+    runs: int  # every patrol they made in the building in the range
+    defects: int
+    flags: int  # plausibility flags on their patrols
+
+
+class MissedPeriod(msgspec.Struct):
+    checkpoint_id: int
+    slug: str
+    label: str
+    kind: str
+    floor: int | None
+    period_start: datetime
+    period_end: datetime
+    required: int
+    done: int
+    last_at: datetime | None  # the last patrol in the period, if any
+
+
+class BuildingCompliance(msgspec.Struct):
+    building: str
+    name: str
+    due: int
+    done: int
+    missed: int
+    open_required: int
+    open_done: int
+    overdue: int
+    kinds: list[KindCompliance]
+    specialists: list[SpecialistCompliance]
+    missed_periods: list[MissedPeriod]
+
+
+class ComplianceReport(msgspec.Struct):
+    """The supervisor's compliance page: per building and specialist, due, done and missed patrols."""
+
+    since: datetime
+    until: datetime
+    now: datetime
+    timezone: str
+    stale_device_hours: float  # a phone silent this long is marked on the phones list
+    clock_skew_seconds: float  # a phone clock this far off the server's is flagged
+    buildings: list[BuildingCompliance]

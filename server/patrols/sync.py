@@ -10,6 +10,7 @@ drops those from its outbox and keeps the failing one at the head.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -39,7 +40,48 @@ from server.tickets.lifecycle import Outcome
 from server.tickets.models import ClientAction
 
 T = TypeVar("T")
-_KIND = {"scan": "patrol.scan", "patrol_run": "patrol.run"}
+
+
+@dataclass
+class SyncContext:
+    """What every outbox item's handler may use: one batch, one transaction."""
+
+    session: AsyncSession
+    user: CurrentUser
+    batch: SyncBatch
+    config: PatrolConfig
+    now: datetime
+    tag_key: bytes
+    client: str
+    readings: dict[tuple[int, str], Any] = field(default_factory=dict)  # smart meter values, read once
+
+
+Handler = Callable[[SyncContext, SyncItem], Awaitable[tuple[dict[str, Any], list[Outcome]]]]
+
+
+@dataclass(frozen=True)
+class OutboxKind:
+    audit_kind: str  # ClientAction.kind
+    handle: Handler
+    # Ticket actions remember their client id in the ticket lifecycle itself (the same id may
+    # arrive through the tickets API); the replay check is then the lifecycle's.
+    self_recorded: bool = False
+
+
+def outbox_kinds() -> dict[str, OutboxKind]:
+    """Every kind of outbox item the phone may send, and who stores it.
+
+    Imported here, not at module level: those areas import this module's context.
+    """
+    from server.movein.sync import store_move_in
+    from server.tickets.outbox import act_from_outbox
+
+    return {
+        "scan": OutboxKind("patrol.scan", _scan),
+        "patrol_run": OutboxKind("patrol.run", _run),
+        "move_in": OutboxKind("move_in.inspection", store_move_in),
+        "ticket_action": OutboxKind("ticket.action", act_from_outbox, self_recorded=True),
+    }
 
 
 @dataclass
@@ -51,73 +93,116 @@ class SyncOutcome:
 
 def fingerprint(item: SyncItem) -> str:
     """The content of an item, independent of key order and time-zone spelling."""
-    canonical = {"kind": item.kind, "device_time": item.device_time.astimezone(UTC).isoformat(),
-                 "payload": item.payload}
+    canonical = {
+        "kind": item.kind,
+        "device_time": item.device_time.astimezone(UTC).isoformat(),
+        "payload": item.payload,
+    }
     return hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).hexdigest()
 
 
-async def sync_batch(session: AsyncSession, user: CurrentUser, batch: SyncBatch, now: datetime,
-                     tag_key: bytes, client: str) -> SyncOutcome:
+async def sync_batch(
+    session: AsyncSession, user: CurrentUser, batch: SyncBatch, now: datetime, tag_key: bytes, client: str
+) -> SyncOutcome:
     config = await _config(session)
-    earlier = {a.id: a for a in await session.scalars(
-        select(ClientAction).where(ClientAction.id.in_([i.id for i in batch.items])))}
+    context = SyncContext(session, user, batch, config, now, tag_key, client)
+    kinds = outbox_kinds()
+    earlier = {
+        a.id: a
+        for a in await session.scalars(
+            select(ClientAction).where(ClientAction.id.in_([i.id for i in batch.items]))
+        )
+    }
     accepted: list[ItemResult] = []
     failed: ItemFailure | None = None
     tickets: list[Outcome] = []
-    readings: dict[tuple[int, str], Any] = {}  # smart meter values, read once per batch
     for item in batch.items:
         try:
             async with session.begin_nested():
-                result, new_tickets = await _one(session, user, batch, item, earlier, config, now,
-                                                 tag_key, client, readings)
+                result, new_tickets = await _one(context, kinds[item.kind], item, earlier)
         except DomainError as exc:
-            failed = ItemFailure(id=item.id, status=exc.status, title=exc.title, detail=exc.detail,
-                                 extra=dict(exc.extra))
+            failed = ItemFailure(
+                id=item.id, status=exc.status, title=exc.title, detail=exc.detail, extra=dict(exc.extra)
+            )
             break
         accepted.append(result)
         tickets += new_tickets
     await _record_device(session, user, batch, now, len(accepted), config)
-    return SyncOutcome(SyncResult(accepted=accepted, failed=failed, server_time=now),
-                       200 if failed is None else failed.status, tickets)
+    return SyncOutcome(
+        SyncResult(accepted=accepted, failed=failed, server_time=now),
+        200 if failed is None else failed.status,
+        tickets,
+    )
 
 
-async def _one(session: AsyncSession, user: CurrentUser, batch: SyncBatch, item: SyncItem,
-               earlier: dict[str, ClientAction], config: PatrolConfig, now: datetime, tag_key: bytes,
-               client: str, readings: dict[tuple[int, str], Any]) -> tuple[ItemResult, list[Outcome]]:
+async def _one(
+    ctx: SyncContext, kind: OutboxKind, item: SyncItem, earlier: dict[str, ClientAction]
+) -> tuple[ItemResult, list[Outcome]]:
+    if kind.self_recorded:
+        result, tickets = await kind.handle(ctx, item)
+        replayed = all(t.replayed for t in tickets) and bool(tickets)
+        return ItemResult(id=item.id, status="replayed" if replayed else "created", result=result), tickets
     print_ = fingerprint(item)
     seen = earlier.get(item.id)
     if seen is not None:
-        if seen.fingerprint != print_ or seen.user_id != user.id or seen.kind != _KIND[item.kind]:
-            raise Conflict("This outbox item was already synced with different content; nothing "
-                           "was changed. Export it and tell your supervisor.", item_id=item.id)
+        if seen.fingerprint != print_ or seen.user_id != ctx.user.id or seen.kind != kind.audit_kind:
+            raise Conflict(
+                "This outbox item was already synced with different content; nothing "
+                "was changed. Export it and tell your supervisor.",
+                item_id=item.id,
+            )
         return ItemResult(id=item.id, status="replayed", result=dict(seen.result)), []
-    tickets: list[Outcome] = []
-    if item.kind == "scan":
-        result = await _scan(session, user, batch, item, config, now, tag_key)
-    else:
-        payload = _decode(item.payload, RunPayload)
-        checkpoint = await _checkpoint(session, user, payload.tag, tag_key)
-        result, tickets = await store_run(session, user, checkpoint, item.id, batch.device_id, payload,
-                                          now, client, readings)
-    await session.execute(insert(ClientAction).values(
-        id=item.id, user_id=user.id, fingerprint=print_, kind=_KIND[item.kind], result=result,
-        device_time=item.device_time, received_at=now))
+    result, tickets = await kind.handle(ctx, item)
+    await ctx.session.execute(
+        insert(ClientAction).values(
+            id=item.id,
+            user_id=ctx.user.id,
+            fingerprint=print_,
+            kind=kind.audit_kind,
+            result=result,
+            device_time=item.device_time,
+            received_at=ctx.now,
+        )
+    )
     # A later item in the same batch with this id is then a replay (or a conflict).
-    earlier[item.id] = ClientAction(id=item.id, user_id=user.id, fingerprint=print_,
-                                    kind=_KIND[item.kind], result=result)
+    earlier[item.id] = ClientAction(
+        id=item.id, user_id=ctx.user.id, fingerprint=print_, kind=kind.audit_kind, result=result
+    )
     return ItemResult(id=item.id, status="created", result=result), tickets
 
 
-async def _scan(session: AsyncSession, user: CurrentUser, batch: SyncBatch, item: SyncItem,
-                config: PatrolConfig, now: datetime, tag_key: bytes) -> dict[str, Any]:
-    payload = _decode(item.payload, ScanPayload)
-    checkpoint = await _checkpoint(session, user, payload.tag, tag_key)
-    scan = PatrolScan(id=item.id, checkpoint_id=checkpoint.id, user_id=user.id, device_id=batch.device_id,
-                      via=payload.via, scanned_at=item.device_time, received_at=now)
-    session.add(scan)
-    await session.flush()
-    flags = await plausibility.check_scan(session, scan, checkpoint, config.plausibility, now)
-    return {"scan_id": scan.id, "checkpoint_id": checkpoint.id, "flags": [f.kind for f in flags]}
+async def _scan(ctx: SyncContext, item: SyncItem) -> tuple[dict[str, Any], list[Outcome]]:
+    payload = decode_payload(item.payload, ScanPayload)
+    checkpoint = await _checkpoint(ctx.session, ctx.user, payload.tag, ctx.tag_key)
+    scan = PatrolScan(
+        id=item.id,
+        checkpoint_id=checkpoint.id,
+        user_id=ctx.user.id,
+        device_id=ctx.batch.device_id,
+        via=payload.via,
+        scanned_at=item.device_time,
+        received_at=ctx.now,
+    )
+    ctx.session.add(scan)
+    await ctx.session.flush()
+    flags = await plausibility.check_scan(ctx.session, scan, checkpoint, ctx.config.plausibility, ctx.now)
+    return {"scan_id": scan.id, "checkpoint_id": checkpoint.id, "flags": [f.kind for f in flags]}, []
+
+
+async def _run(ctx: SyncContext, item: SyncItem) -> tuple[dict[str, Any], list[Outcome]]:
+    payload = decode_payload(item.payload, RunPayload)
+    checkpoint = await _checkpoint(ctx.session, ctx.user, payload.tag, ctx.tag_key)
+    return await store_run(
+        ctx.session,
+        ctx.user,
+        checkpoint,
+        item.id,
+        ctx.batch.device_id,
+        payload,
+        ctx.now,
+        ctx.client,
+        ctx.readings,
+    )
 
 
 async def _checkpoint(session: AsyncSession, user: CurrentUser, tag: str, tag_key: bytes) -> Checkpoint:
@@ -133,7 +218,7 @@ async def _checkpoint(session: AsyncSession, user: CurrentUser, tag: str, tag_ke
     return checkpoint
 
 
-def _decode(payload: dict[str, Any], kind: type[T]) -> T:
+def decode_payload(payload: dict[str, Any], kind: type[T]) -> T:
     try:
         return msgspec.convert(payload, kind)
     except msgspec.ValidationError as exc:
@@ -145,8 +230,14 @@ async def _config(session: AsyncSession) -> PatrolConfig:
     return patrol_config(site.options if site else None)
 
 
-async def _record_device(session: AsyncSession, user: CurrentUser, batch: SyncBatch, now: datetime,
-                         accepted: int, config: PatrolConfig) -> None:
+async def _record_device(
+    session: AsyncSession,
+    user: CurrentUser,
+    batch: SyncBatch,
+    now: datetime,
+    accepted: int,
+    config: PatrolConfig,
+) -> None:
     """The phone's last sync, so a supervisor sees one that has not synced for hours."""
     offset = (batch.sent_at - now).total_seconds()
     device = await session.get(PatrolDevice, batch.device_id)
@@ -161,5 +252,12 @@ async def _record_device(session: AsyncSession, user: CurrentUser, batch: SyncBa
     device.items_synced = (device.items_synced or 0) + accepted
     skew = plausibility.clock_skew(batch.sent_at, now, config.plausibility)
     if skew is not None:
-        session.add(PatrolFlag(kind=FlagKind.CLOCK_SKEW, user_id=user.id, device_id=batch.device_id,
-                               at=now, detail={"offset_s": round(skew, 1)}))
+        session.add(
+            PatrolFlag(
+                kind=FlagKind.CLOCK_SKEW,
+                user_id=user.id,
+                device_id=batch.device_id,
+                at=now,
+                detail={"offset_s": round(skew, 1)},
+            )
+        )

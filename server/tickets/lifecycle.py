@@ -100,6 +100,7 @@ async def _replayed(
         raise Conflict(
             "This action id was already used for a different change; the phone must "
             "not reuse it. Nothing was changed.",
+            code="client_action.reused",
             client_action_id=client_action_id,
         )
     return int(earlier.result["ticket_id"])  # type: ignore[call-overload]
@@ -130,7 +131,9 @@ async def _remember(
             )
     except IntegrityError:
         # The same retry raced in twice; the first one wins and this one repeats nothing.
-        raise Conflict("This action is being applied by another request; retry.") from None
+        raise Conflict(
+            "This action is being applied by another request; retry.", code="client_action.in_flight"
+        ) from None
 
 
 async def _visible_ticket(session: AsyncSession, user: CurrentUser, ticket_id: int) -> Ticket:
@@ -139,7 +142,7 @@ async def _visible_ticket(session: AsyncSession, user: CurrentUser, ticket_id: i
         query = query.where(Ticket.building_id.in_(user.building_ids))
     ticket = await session.scalar(query.with_for_update())
     if ticket is None:
-        raise NotFound(f"No ticket {ticket_id} in your buildings.")
+        raise NotFound(f"No ticket {ticket_id} in your buildings.", code="ticket.not_found")
     return ticket
 
 
@@ -150,7 +153,10 @@ async def _attach(session: AsyncSession, ticket_id: int, ids: list[str], role: s
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInput.at(
-            "attachment_ids", f"Upload the attachments first: {', '.join(missing)}", "unknown id"
+            "attachment_ids",
+            f"Upload the attachments first: {', '.join(missing)}",
+            "unknown id",
+            code="attachment.unknown",
         )
     existing = set(
         await session.scalars(
@@ -169,14 +175,24 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: w.TicketCreat
         return Outcome(earlier, "opened", replayed=True)
     building, unit = await _place(session, actor.user, data.building, data.unit)
     if data.classification == ComplaintClass.INVALID and not actor.user.has_role(Role.SUPERVISOR):
-        raise Forbidden("Only a supervisor may classify a complaint as invalid.")
+        raise Forbidden(
+            "Only a supervisor may classify a complaint as invalid.",
+            code="ticket.invalid_class_needs_supervisor",
+        )
     if data.classification is not None and data.kind != "complaint":
-        raise InvalidInput.at("classification", "Only complaints are classified.", "not a complaint")
+        raise InvalidInput.at(
+            "classification",
+            "Only complaints are classified.",
+            "not a complaint",
+            code="ticket.only_complaints_classified",
+        )
     site_id = building.site_id if building else await session.scalar(select(Site.id).order_by(Site.id))
     if site_id is None:
-        raise InvalidInput("No estate is loaded yet (fieldops demo loads one).")
+        raise InvalidInput("No estate is loaded yet (fieldops demo loads one).", code="estate.not_loaded")
     if data.resident_id is not None and await session.get(Resident, data.resident_id) is None:
-        raise InvalidInput.at("resident_id", f"No resident {data.resident_id}.", "unknown")
+        raise InvalidInput.at(
+            "resident_id", f"No resident {data.resident_id}.", "unknown", code="resident.unknown"
+        )
     ticket = Ticket(
         site_id=site_id,
         building_id=building.id if building else None,
@@ -232,20 +248,27 @@ async def _place(
     if unit_slug is not None:
         unit = await session.scalar(select(Unit).where(Unit.slug == unit_slug))
         if unit is None:
-            raise InvalidInput.at("unit", f"No unit {unit_slug}.", "unknown unit")
+            raise InvalidInput.at("unit", f"No unit {unit_slug}.", "unknown unit", code="unit.unknown")
         building = await session.get(Building, unit.building_id)
         if building_slug is not None and building is not None and building.slug != building_slug:
             raise InvalidInput.at(
-                "unit", f"Unit {unit_slug} is not in building {building_slug}.", "other building"
+                "unit",
+                f"Unit {unit_slug} is not in building {building_slug}.",
+                "other building",
+                code="unit.other_building",
             )
     elif building_slug is not None:
         building = await session.scalar(select(Building).where(Building.slug == building_slug))
         if building is None:
-            raise InvalidInput.at("building", f"No building {building_slug}.", "unknown")
+            raise InvalidInput.at(
+                "building", f"No building {building_slug}.", "unknown", code="building.unknown"
+            )
     if building is not None and not user.may_see_building(building.id):
-        raise Forbidden(f"Building {building.slug} is not one of yours.")
+        raise Forbidden(f"Building {building.slug} is not one of yours.", code="building.not_yours")
     if building is None and user.building_ids is not None:
-        raise InvalidInput.at("building", "Say which building the request is for.", "required")
+        raise InvalidInput.at(
+            "building", "Say which building the request is for.", "required", code="building.required"
+        )
     return building, unit
 
 
@@ -261,7 +284,12 @@ async def act(
     _check_may(actor.user, ticket, action)
     allowed = ALLOWED_FROM.get(type(action))
     if allowed is not None and ticket.status not in allowed:
-        raise Conflict(f"Cannot {name} a ticket that is {ticket.status}.", ticket_status=ticket.status)
+        raise Conflict(
+            f"Cannot {name} a ticket that is {ticket.status}.",
+            code="ticket.wrong_status",
+            action=str(name),
+            ticket_status=ticket.status,
+        )
     outcome = Outcome(ticket.id, str(name))
     detail: dict[str, Any] = {"note": action.note, "device_time": _iso(action.device_time)}
     await _apply(session, actor, ticket, action, now, outcome, detail)
@@ -277,11 +305,12 @@ async def act(
 
 
 def _check_may(user: CurrentUser, ticket: Ticket, action: w.TicketAction) -> None:
+    name = type(action).__struct_config__.tag
     roles = ROLES_FOR.get(type(action))
     if roles is not None and not user.has_role(*roles):
-        raise Forbidden(f"Your role may not {type(action).__struct_config__.tag} tickets.")
+        raise Forbidden(f"Your role may not {name} tickets.", code="ticket.role_may_not", action=name)
     if not user.has_role(*DESK_ROLES, *FIELD_ROLES):
-        raise Forbidden("Your role may not change tickets.")
+        raise Forbidden("Your role may not change tickets.", code="ticket.role_may_not", action=name)
 
 
 async def _apply(
@@ -340,9 +369,14 @@ async def _apply(
             detail["reason"] = reason
         case w.Classify(classification=cls):
             if ticket.kind != "complaint":
-                raise InvalidInput("Only complaints are classified.")
+                raise InvalidInput(
+                    "Only complaints are classified.", code="ticket.only_complaints_classified"
+                )
             if cls == ComplaintClass.INVALID and not actor.user.has_role(Role.SUPERVISOR):
-                raise Forbidden("Only a supervisor may classify a complaint as invalid.")
+                raise Forbidden(
+                    "Only a supervisor may classify a complaint as invalid.",
+                    code="ticket.invalid_class_needs_supervisor",
+                )
             detail["from"], detail["to"] = ticket.classification, cls
             ticket.classification, ticket.classified_by_id, ticket.classified_at = cls, actor.user.id, now
             await apply_due_times(session, ticket, now)
@@ -351,15 +385,25 @@ async def _apply(
             detail["department"] = department
         case w.Postpone(reason=reason, promised_at=promised_at):
             if promised_at.tzinfo is None:
-                raise InvalidInput.at("promised_at", "promised_at needs a UTC offset.", "no offset")
+                raise InvalidInput.at(
+                    "promised_at",
+                    "promised_at needs a UTC offset.",
+                    "no offset",
+                    code="ticket.promised_at_needs_offset",
+                )
             if promised_at <= now:
                 raise InvalidInput.at(
-                    "promised_at", "The new promised time must be in the future.", "in the past"
+                    "promised_at",
+                    "The new promised time must be in the future.",
+                    "in the past",
+                    code="ticket.promised_at_in_past",
                 )
             if ticket.postponements >= 1 and not actor.user.has_role(Role.SUPERVISOR):
                 raise Conflict(
                     "This ticket was postponed once already; a second postponement needs a "
-                    "supervisor (domain.md: never postpone the same matter twice)."
+                    "supervisor (domain.md: never postpone the same matter twice).",
+                    code="ticket.second_postponement_needs_approval",
+                    postponements=ticket.postponements,
                 )
             ticket.postponements += 1
             ticket.promised_at = promised_at
@@ -380,9 +424,11 @@ async def _apply(
 async def _assignee(session: AsyncSession, ticket: Ticket, user_id: int) -> StaffUser:
     user = await session.get(StaffUser, user_id)
     if user is None or not user.active:
-        raise InvalidInput.at("assignee_id", f"No active staff member {user_id}.", "unknown")
+        raise InvalidInput.at(
+            "assignee_id", f"No active staff member {user_id}.", "unknown", code="staff.unknown"
+        )
     if not set(user.roles) & {Role.SPECIALIST, Role.ENGINEER, *DESK_ROLES}:
-        raise InvalidInput(f"{user.display_name} cannot take tickets.")
+        raise InvalidInput(f"{user.display_name} cannot take tickets.", code="staff.cannot_take_tickets")
     if (
         Role.SPECIALIST in user.roles
         and ticket.building_id is not None
@@ -395,7 +441,10 @@ async def _assignee(session: AsyncSession, ticket: Ticket, user_id: int) -> Staf
         )
         if covered is None:
             raise InvalidInput.at(
-                "assignee_id", f"{user.display_name} does not cover this building.", "other building"
+                "assignee_id",
+                f"{user.display_name} does not cover this building.",
+                "other building",
+                code="staff.other_building",
             )
     return user
 

@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 
+from server.auth.schemas import CurrentUser
 from server.deps import DbSession, User, client_label
 from server.errors import InvalidInput
 from server.pagination import Limit, Offset
@@ -22,6 +23,16 @@ _STATUSES = {s.value for s in TicketStatus}
 _KINDS = {k.value for k in TicketKind}
 
 
+def _assignee(raw: str | None, user: CurrentUser) -> int | None:
+    if raw is None:
+        return None
+    if raw == "me":
+        return user.id
+    if raw.isdigit():
+        return int(raw)
+    raise InvalidInput.at("assignee", "Use `me` or a staff user id.", "bad assignee", source="query")
+
+
 def _csv(raw: str | None, allowed: set[str], name: str) -> list[str] | None:
     if not raw:
         return None
@@ -30,6 +41,7 @@ def _csv(raw: str | None, allowed: set[str], name: str) -> list[str] | None:
     if bad:
         raise InvalidInput(
             f"{name} {', '.join(bad)} is not one of {', '.join(sorted(allowed))}",
+            code="validation.field",
             errors=[{"field": name, "source": "query", "message": "unknown value"}],
         )
     return values
@@ -51,6 +63,9 @@ class TicketController(Controller):
             str | None, QueryParameter(description="Comma-separated: " + ", ".join(sorted(_KINDS)))
         ] = None,
         building: Annotated[str | None, QueryParameter(description="Building slug, e.g. b1")] = None,
+        assignee: Annotated[
+            str | None, QueryParameter(description="`me` (the phone's dispatch inbox) or a staff user id")
+        ] = None,
         since: Annotated[
             datetime | None,
             QueryParameter(description="Only tickets changed at or after this time (ISO 8601 with offset)"),
@@ -61,6 +76,7 @@ class TicketController(Controller):
         if since is not None and since.tzinfo is None:
             raise InvalidInput(
                 "since needs a UTC offset, e.g. 2026-11-26T08:00:00+08:00",
+                code="validation.field",
                 errors=[{"field": "since", "source": "query", "message": "missing offset"}],
             )
         return await service.list_tickets(
@@ -72,6 +88,7 @@ class TicketController(Controller):
             since=since,
             limit=limit,
             offset=offset,
+            assignee_id=_assignee(assignee, user),
         )
 
     @get("/{ticket_id:int}", summary="One ticket with its audit trail")

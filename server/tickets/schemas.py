@@ -54,18 +54,24 @@ class TicketRead(msgspec.Struct):
     escalation_level: int
     resolution_note: str | None
     context: dict[str, Any]
+    # Display names of the staff behind the ids (首问责任制: the desk shows who owns it).
+    assignee_name: str | None = None
+    first_receiver_name: str | None = None
 
 
 class TicketAuditRead(msgspec.Struct):
     at: datetime
-    actor: str
+    actor: str  # username, or "rules" for the engine
     client: str
     action: str
     detail: dict[str, Any]
+    actor_name: str | None = None  # the staff member's display name; None for the rules engine
 
 
 class TicketDetail(TicketRead):
     audit: list[TicketAuditRead] = []
+    # Display names of the staff the audit trail names (actors, detail.assignee), by username.
+    staff_names: dict[str, str] = {}
 
 
 class TicketPage(msgspec.Struct):

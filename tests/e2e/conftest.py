@@ -68,8 +68,14 @@ def open_desk(browser: Any, server: LiveServer) -> Iterator[Any]:
 
     desks: list[Desk] = []
 
-    def open_(username: str = "desk", *, locale: str = "zh-CN", viewport: tuple[int, int] = (1366, 768),
-              login: bool = True, clock: bool = False) -> Desk:
+    def open_(
+        username: str = "desk",
+        *,
+        locale: str = "zh-CN",
+        viewport: tuple[int, int] = (1366, 768),
+        login: bool = True,
+        clock: bool = False,
+    ) -> Desk:
         context = browser.new_context(locale=locale, viewport={"width": viewport[0], "height": viewport[1]})
         if clock:
             context.clock.install()
@@ -107,9 +113,17 @@ def staff_id(server: LiveServer, username: str) -> int:
 
 def new_request(server: LiveServer, **fields: Any) -> dict[str, Any]:
     """Open a request through the API as the desk would; returns the ticket."""
-    body = {"kind": "repair", "title": "厨房水管漏水", "source": "phone", "building": "b1",
-            "unit": "b1-1203", "requester_name": "王伟", "requester_phone": "13800001203",
-            "needs_on_site": True, **fields}
+    body = {
+        "kind": "repair",
+        "title": "厨房水管漏水",
+        "source": "phone",
+        "building": "b1",
+        "unit": "b1-1203",
+        "requester_name": "王伟",
+        "requester_phone": "13800001203",
+        "needs_on_site": True,
+        **fields,
+    }
     with server.api("desk") as api:
         response = api.post("/api/tickets", json=body)
     assert response.status_code == 201, response.text

@@ -36,7 +36,8 @@ def alarm_card(page: Any, device: str) -> Any:
 
 
 def test_alarm_appears_is_acknowledged_seen_by_second_desk_and_missed_events_arrive(
-        server: LiveServer, open_desk: Any, tmp_path: Path) -> None:
+    server: LiveServer, open_desk: Any, tmp_path: Path
+) -> None:
     expect = _expect()
     desk1 = open_desk("desk")
     desk2 = open_desk("supervisor")
@@ -81,8 +82,10 @@ def test_alarm_appears_is_acknowledged_seen_by_second_desk_and_missed_events_arr
         expect(alarm_card(page1, "b2-el1")).to_be_visible(timeout=5000)  # it is in the database now
         spec1 = staff_id(server, "spec1")
         with server.api("desk") as api:
-            response = api.post(f"/api/tickets/{trapped_id}/actions",
-                                json={"action": "dispatch", "assignee_id": spec1, "note": "断网期间派单"})
+            response = api.post(
+                f"/api/tickets/{trapped_id}/actions",
+                json={"action": "dispatch", "assignee_id": spec1, "note": "断网期间派单"},
+            )
             assert response.status_code == 200, response.text
         expect(alarm_card(page2, "b2-el1")).to_have_count(0)
         expect(card2).to_have_attribute("data-status", "acknowledged")
@@ -133,7 +136,8 @@ def test_a_chinese_browser_gets_chinese_and_a_bad_token_gets_the_login(open_desk
 
 
 def test_dispatch_from_the_drawer_assigns_the_suggested_specialist(
-        server: LiveServer, open_desk: Any) -> None:
+    server: LiveServer, open_desk: Any
+) -> None:
     expect = _expect()
     ticket = new_request(server, title="卫生间下水堵塞", unit="b1-0502")
     desk = open_desk("desk")
@@ -243,8 +247,20 @@ def test_device_board_shows_offline_devices_first(server: LiveServer, open_desk:
     page.locator("#device-state").select_option("all")
     page.locator("#device-building").select_option("b1")
     page.locator("#device-kind").select_option("intercom")
-    expect(page.locator("#device-rows tr[data-slug='b1-ic-door']")).to_have_attribute("data-state", "online",
-                                                                                    timeout=5000)
+    door = page.locator("#device-rows tr[data-slug='b1-ic-door']")
+    expect(door).to_have_attribute("data-state", "online", timeout=5000)
+
+    # "Last heard" moves while the device only talks (no state change, so no desk event): the
+    # stream's `seen` events carry it.
+    heard = door.locator(".age").get_attribute("data-since")
+    publisher = Publisher(server.broker.url)
+    try:
+        publisher.publish(topic("b1-ic-door", "status"), {"state": "online", "ts": at})
+        publisher.flush()
+    finally:
+        publisher.close()
+    expect(door.locator(".age")).not_to_have_attribute("data-since", heard or "", timeout=12_000)
+    expect(door).to_have_attribute("data-state", "online")
 
 
 def test_a_slower_desk_is_told_inline_when_another_was_faster(server: LiveServer, open_desk: Any) -> None:
@@ -269,8 +285,11 @@ def test_a_slower_desk_is_told_inline_when_another_was_faster(server: LiveServer
         response = api.post(f"/api/tickets/{ticket_id}/actions", json={"action": "acknowledge"})
         assert response.status_code == 200, response.text
     card.get_by_role("button", name="确认接警").click()
+    # The refusal's code, in the desk's words: which step, the ticket's status now, what to do.
     expect(card.locator(".inline-error")).to_contain_text("其他席位")
-    expect(card.locator(".inline-error")).to_contain_text("Cannot acknowledge a ticket that is acknowledged")
+    expect(card.locator(".inline-error")).to_contain_text("「确认接警」")
+    expect(card.locator(".inline-error")).to_contain_text("「已接警」")
+    expect(card.locator(".inline-error")).not_to_contain_text("Cannot acknowledge")
 
     page.unroute("**/api/desk/stream")
     page.locator("#reconnect-now").click()
@@ -279,7 +298,8 @@ def test_a_slower_desk_is_told_inline_when_another_was_faster(server: LiveServer
 
 
 def test_an_expired_session_logs_in_again_over_the_half_written_request(
-        server: LiveServer, open_desk: Any) -> None:
+    server: LiveServer, open_desk: Any
+) -> None:
     expect = _expect()
     desk = open_desk("desk")
     page = desk.page
@@ -294,8 +314,11 @@ def test_an_expired_session_logs_in_again_over_the_half_written_request(
     def expire_once(route: Any) -> None:
         if route.request.method == "POST" and not refused:
             refused.append(route.request.post_data_json["client_action_id"])
-            route.fulfill(status=401, content_type="application/problem+json",
-                          body='{"status": 401, "title": "Unauthorized", "detail": "token expired"}')
+            route.fulfill(
+                status=401,
+                content_type="application/problem+json",
+                body='{"status": 401, "title": "Unauthorized", "detail": "token expired"}',
+            )
         else:
             route.continue_()
 

@@ -49,12 +49,15 @@ def test_every_key_the_page_uses_exists() -> None:
     assert not used - keys, sorted(used - keys)
 
 
-@pytest.mark.parametrize(("prefix", "values"), [
-    ("status", [s.value for s in TicketStatus]),
-    ("kind", [k.value for k in TicketKind]),
-    ("severity", [s.value for s in Severity]),
-    ("complaint_class", [c.value for c in ComplaintClass]),
-])
+@pytest.mark.parametrize(
+    ("prefix", "values"),
+    [
+        ("status", [s.value for s in TicketStatus]),
+        ("kind", [k.value for k in TicketKind]),
+        ("severity", [s.value for s in Severity]),
+        ("complaint_class", [c.value for c in ComplaintClass]),
+    ],
+)
 def test_every_api_value_has_a_label(prefix: str, values: list[str]) -> None:
     keys = set(strings("en"))
     assert not [v for v in values if f"{prefix}.{v}" not in keys]
@@ -74,9 +77,12 @@ def without_comments(source: str) -> str:
 
 def test_scripts_hold_no_chinese_ui_text() -> None:
     """Visible words come from i18n/*.json; comments may quote the handbook."""
-    offenders = [f"{script.name}: {literal}" for script in scripts()
-                 for literal in STRING_LITERAL.findall(without_comments(script.read_text(encoding="utf-8")))
-                 if CJK.search(literal)]
+    offenders = [
+        f"{script.name}: {literal}"
+        for script in scripts()
+        for literal in STRING_LITERAL.findall(without_comments(script.read_text(encoding="utf-8")))
+        if CJK.search(literal)
+    ]
     assert not offenders
 
 
@@ -88,3 +94,56 @@ def test_imports_resolve_and_nothing_loads_from_another_origin() -> None:
     assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", html)
     css = (DESK / "desk.css").read_text(encoding="utf-8")
     assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)
+
+
+def _rule_made_types() -> set[str]:
+    """Every ticket type the rules engine opens: the table's types and the pattern rules' own."""
+    table = DESK.parents[1] / "server" / "rules" / "alarm_rules.toml"
+    engine = (DESK.parents[1] / "server" / "rules" / "engine.py").read_text(encoding="utf-8")
+    types = set(tomllib.loads(table.read_text(encoding="utf-8"))["types"])
+    return types | set(re.findall(r'type_="([a-z_.]+)"', engine))
+
+
+def test_every_rule_made_title_has_a_template_in_both_languages() -> None:
+    """The English desk must not show a rule's Chinese title: titles are worded from the type."""
+    types = _rule_made_types()
+    assert {"elevator.trapped", "intercom.missed_call", "device.offline"} <= types
+    for language in LANGUAGES:
+        keys = set(strings(language))
+        assert not [t for t in sorted(types) if f"title.{t}" not in keys], language
+    # The placeholders a template may use are the ones labels.js fills.
+    allowed = {"device", "unit", "from_unit", "floor", "code"}
+    for key, text in strings("en").items():
+        if key.startswith("title.") and key not in ("title.floor", "title.code"):
+            assert set(re.findall(r"\{(\w+)\}", text)) <= allowed, key
+
+
+def _error_codes() -> set[str]:
+    """The problem-detail codes the desk can meet: the defaults in errors.py and every code= raised
+    by the areas the desk talks to."""
+    from server import errors
+
+    server = DESK.parents[1] / "server"
+    sources = [
+        server / "errors.py",
+        *(server / "tickets").glob("*.py"),
+        *(server / "estates").glob("*.py"),
+        *(server / "desk").glob("*.py"),
+        *(server / "auth").glob("*.py"),
+    ]
+    codes = set(errors._HTTP_CODES.values()) | {"internal", "request.bad_json", "validation.field"}
+    for source in sources:
+        codes |= set(re.findall(r'\bcode\s*=\s*"([a-z][a-z0-9_.]*)"', source.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_every_error_code_has_a_message_in_both_languages() -> None:
+    codes = _error_codes()
+    assert {"ticket.second_postponement_needs_approval", "ticket.wrong_status", "not_found"} <= codes
+    for language in LANGUAGES:
+        keys = set(strings(language))
+        assert not sorted(c for c in codes if f"code.{c}" not in keys), language
+    # A message may name only what errors.js fills in.
+    for key, text in strings("en").items():
+        if key.startswith("code."):
+            assert set(re.findall(r"\{(\w+)\}", text)) <= {"action", "status", "fields", "detail"}, key

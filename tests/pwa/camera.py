@@ -23,7 +23,7 @@ def write_y4m(path: Path, content: str, frames: int = 6) -> Path:
                 continue
             x0, y0 = left + (c + 4) * px, top + (r + 4) * px
             for y in range(y0, y0 + px):
-                luma[y * W + x0: y * W + x0 + px] = bytes([DARK]) * px
+                luma[y * W + x0 : y * W + x0 + px] = bytes([DARK]) * px
     chroma = bytes([128]) * (W * H // 4)
     with path.open("wb") as f:
         f.write(f"YUV4MPEG2 W{W} H{H} F30:1 Ip A1:1 C420jpeg\n".encode())
@@ -36,5 +36,8 @@ def write_y4m(path: Path, content: str, frames: int = 6) -> Path:
 
 
 def camera_flags(y4m: Path) -> list[str]:
-    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m.resolve()}"]
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m.resolve()}",
+    ]

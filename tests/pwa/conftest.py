@@ -1,9 +1,10 @@
-"""Patrol fixtures: the demo estate with checkpoints, an app with the patrol routes, a clock."""
+"""Patrol fixtures: the demo estate with checkpoints, the app with a controlled clock, a live server."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from sqlalchemy.pool import NullPool
 from server.app import create_app
 from server.db import create_engine, create_sessionmaker
 from server.patrols.seed import seed_checkpoints
-from tests.conftest import make_settings
-from tests.pwa.support import with_patrol_routes
+from tests.conftest import IN_CI, make_settings
+from tests.support.browser import chromium_available
+from tests.support.live_server import LiveServer, live_server
 
 # Checkpoints "existed" long before any controlled clock the tests use.
 SEEDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -58,7 +60,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def papp(tmp_path: Path, patrol_db_url: str, clock: Clock) -> Litestar:
-    return with_patrol_routes(create_app(make_settings(tmp_path, patrol_db_url), clock=clock))
+    return create_app(make_settings(tmp_path, patrol_db_url), clock=clock)
 
 
 @pytest.fixture
@@ -72,3 +74,27 @@ async def pdb(patrol_db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSessi
     engine = create_engine(patrol_db_url, poolclass=NullPool)
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def patrol_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo database with its checkpoints, as `fieldops demo` leaves it (copied, never changed)."""
+    path = tmp_path_factory.mktemp("patrol-template") / "fieldops.db"
+    shutil.copyfile(sqlite_template, path)
+    seed(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def live(tmp_path: Path, patrol_template: Path) -> Iterator[LiveServer]:
+    """`fieldops serve` (with its own broker) on the demo estate with checkpoints."""
+    with live_server(tmp_path, patrol_template) as server:
+        yield server
+
+
+@pytest.fixture
+def chromium_required() -> None:
+    if not chromium_available():
+        if IN_CI:
+            pytest.fail("chromium is missing; CI must run the browser tests")
+        pytest.skip("chromium is not installed (apt-get install chromium)")

@@ -17,15 +17,20 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 async def test_upload_is_idempotent_and_conflicts_on_other_bytes(pclient: AsyncTestClient[Litestar]) -> None:
     headers = await login(pclient, "spec1")
     photo = str(uuid.uuid4())
-    first = await pclient.put(f"/api/attachments/{photo}", content=TINY_JPEG,
-                              headers={**headers, "Content-Type": "image/jpeg"})
+    first = await pclient.put(
+        f"/api/attachments/{photo}", content=TINY_JPEG, headers={**headers, "Content-Type": "image/jpeg"}
+    )
     assert first.status_code == 201, first.text
-    again = await pclient.put(f"/api/attachments/{photo}", content=TINY_JPEG,
-                              headers={**headers, "Content-Type": "image/jpeg"})
+    again = await pclient.put(
+        f"/api/attachments/{photo}", content=TINY_JPEG, headers={**headers, "Content-Type": "image/jpeg"}
+    )
     assert again.status_code == 200
     assert again.json()["sha256"] == first.json()["sha256"]
-    other = await pclient.put(f"/api/attachments/{photo}", content=TINY_JPEG + b"x",
-                              headers={**headers, "Content-Type": "image/jpeg"})
+    other = await pclient.put(
+        f"/api/attachments/{photo}",
+        content=TINY_JPEG + b"x",
+        headers={**headers, "Content-Type": "image/jpeg"},
+    )
     assert other.status_code == 409
     assert other.json()["attachment_id"] == photo
     got = await pclient.get(f"/api/attachments/{photo}", headers=headers)
@@ -38,8 +43,11 @@ async def test_only_jpeg_and_png_within_the_size_cap(pclient: AsyncTestClient[Li
     headers = await login(pclient, "spec1")
 
     async def put(body: bytes, content_type: str) -> int:
-        response = await pclient.put(f"/api/attachments/{uuid.uuid4()}", content=body,
-                                     headers={**headers, "Content-Type": content_type})
+        response = await pclient.put(
+            f"/api/attachments/{uuid.uuid4()}",
+            content=body,
+            headers={**headers, "Content-Type": content_type},
+        )
         return response.status_code
 
     assert await put(PNG, "image/png") == 201

@@ -1,54 +1,33 @@
 """Acceptance in Chromium against a real server and database: offline patrol, outbox replay, 409,
-scanning a tag-sheet QR through a fake camera, a forged tag refused, the update prompt."""
+scanning a tag-sheet QR through a fake camera, a forged tag refused (the update prompt:
+test_update_prompt.py)."""
 
 from __future__ import annotations
 
 import copy
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.pwa.camera import camera_flags, write_y4m
-from tests.pwa.live import PatrolServer, patrol_server
-from tests.support.browser import chromium, chromium_available, persistent_chromium
+from tests.pwa.support import until
+from tests.support.browser import chromium, persistent_chromium
+from tests.support.live_server import LiveServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium_required")]
 PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN", "device_scale_factor": 2}
 PHOTO = Path(__file__).resolve().parents[2] / "pwa" / "app" / "icons" / "icon-512.png"
 OUTBOX = "(async (fn) => { const o = await import('/app/js/outbox.js'); return fn(o); })"
 
 
-@pytest.fixture(autouse=True)
-def _need_chromium() -> None:
-    if not chromium_available():
-        if IN_CI:
-            pytest.fail("chromium is missing; CI must run the browser tests")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-
-
 @pytest.fixture
-def server(tmp_path: Path, sqlite_template: Path) -> Iterator[PatrolServer]:
-    with patrol_server(tmp_path, sqlite_template) as live:
-        yield live
+def server(live: LiveServer) -> LiveServer:
+    return live
 
 
-def _until(check: Callable[[], Any], timeout: float = 15, what: Any = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
-        time.sleep(0.1)
-
-
-def _db_count(server: PatrolServer, sql: str) -> int:
+def _db_count(server: LiveServer, sql: str) -> int:
     path = server.database_url.split("///", 1)[1]
     with sqlite3.connect(path) as conn:
         return int(conn.execute(sql).fetchone()[0])
@@ -75,14 +54,22 @@ def _go_offline(context: Any) -> None:
     context.set_offline(True)
 
 
-def _vacant_tag(server: PatrolServer) -> dict[str, Any]:
+def _vacant_tag(server: LiveServer) -> dict[str, Any]:
     with server.api("spec1") as api:
         return next(c for c in api.get("/api/patrols/checkpoints").json() if c["kind"] == "vacant_unit")
 
 
 def _fill_vacant_patrol(page: Any) -> None:
-    for key in ("entry_door", "walls", "doors_windows", "intercom", "gas_meter", "lock", "occupation",
-                "cleaning"):
+    for key in (
+        "entry_door",
+        "walls",
+        "doors_windows",
+        "intercom",
+        "gas_meter",
+        "lock",
+        "occupation",
+        "cleaning",
+    ):
         page.click(f"label[for={key}-ok]")
     page.click("label[for=leaks-defect]")
     page.fill("textarea[name=leaks-note]", "卫生间天花板渗水")
@@ -92,8 +79,7 @@ def _fill_vacant_patrol(page: Any) -> None:
     page.click("button[type=submit].primary")
 
 
-def test_offline_patrol_survives_a_restart_and_syncs_exactly_once(server: PatrolServer, tmp_path: Path
-                                                                   ) -> None:
+def test_offline_patrol_survives_a_restart_and_syncs_exactly_once(server: LiveServer, tmp_path: Path) -> None:
     checkpoint = _vacant_tag(server)
     profile = tmp_path / "profile"
     with persistent_chromium(profile, **PHONE) as context:
@@ -113,7 +99,7 @@ def test_offline_patrol_survives_a_restart_and_syncs_exactly_once(server: Patrol
         assert "请回答" in page.inner_text(".checklist .error")
         _fill_vacant_patrol(page)
         page.wait_for_selector("#scan-button")
-        _until(lambda: "待同步 3 条" in page.inner_text("#pending"), what="3 pending")  # scan, photo, run
+        until(lambda: "待同步 3 条" in page.inner_text("#pending"), what="3 pending")  # scan, photo, run
         # Logging out with pending work is refused.
         page.click("text=设置")
         page.click("#logout")
@@ -126,28 +112,35 @@ def test_offline_patrol_survives_a_restart_and_syncs_exactly_once(server: Patrol
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(f"{server.base_url}/app/")
         runs = "select count(*) from patrol_runs"
-        _until(lambda: "待同步 3 条" in page.inner_text("#pending"),
-               what=lambda: f"pending kept across restart: {page.inner_text('#pending')!r}, "
-                            f"runs on server {_db_count(server, runs)}")
+        until(
+            lambda: "待同步 3 条" in page.inner_text("#pending"),
+            what=lambda: (
+                f"pending kept across restart: {page.inner_text('#pending')!r}, "
+                f"runs on server {_db_count(server, runs)}"
+            ),
+        )
         snapshot = page.evaluate(OUTBOX + "(o => o.exportAll())")
         assert [i["kind"] for i in snapshot["items"]] == ["scan", "photo", "patrol_run"]
         context.unroute("**/api/**")
         context.set_offline(False)
         page.evaluate("window.dispatchEvent(new Event('online'))")  # as the OS would on reconnect
-        _until(lambda: "已全部同步" in page.inner_text("#pending"), timeout=20, what="synced")
+        until(lambda: "已全部同步" in page.inner_text("#pending"), timeout=20, what="synced")
         assert "上次同步" in page.inner_text("#last-sync")
 
-        counts = ("select count(*) from patrol_runs",
-                  "select count(*) from tickets where kind = 'patrol_defect'",
-                  "select count(*) from ticket_attachments t join tickets k on k.id = t.ticket_id "
-                  "where k.kind = 'patrol_defect'",
-                  "select count(*) from attachments", "select count(*) from patrol_scans")
+        counts = (
+            "select count(*) from patrol_runs",
+            "select count(*) from tickets where kind = 'patrol_defect'",
+            "select count(*) from ticket_attachments t join tickets k on k.id = t.ticket_id "
+            "where k.kind = 'patrol_defect'",
+            "select count(*) from attachments",
+            "select count(*) from patrol_scans",
+        )
         assert [_db_count(server, q) for q in counts] == [1, 1, 1, 1, 1]
 
         # Replaying the very same outbox creates nothing new.
         page.evaluate(OUTBOX + "(o => o.importItems(" + _json(snapshot) + "))")
         page.evaluate(OUTBOX + "(o => o.sync({force: true}))")
-        _until(lambda: "已全部同步" in page.inner_text("#pending"), what="replay acknowledged")
+        until(lambda: "已全部同步" in page.inner_text("#pending"), what="replay acknowledged")
         assert [_db_count(server, q) for q in counts] == [1, 1, 1, 1, 1]
 
         # A changed replay (same UUID, other content) is a 409 the app shows.
@@ -173,7 +166,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _scan_with_camera(server: PatrolServer, y4m: Path) -> Any:
+def _scan_with_camera(server: LiveServer, y4m: Path) -> Any:
     with chromium(extra_args=camera_flags(y4m)) as browser:
         context = browser.new_context(**PHONE)
         context.grant_permissions(["camera"], origin=server.base_url)
@@ -184,13 +177,14 @@ def _scan_with_camera(server: PatrolServer, y4m: Path) -> Any:
         page.click("button[type=submit]")
         page.wait_for_selector("#scan-button")
         page.wait_for_function(
-            "async () => !!(await (await import('/app/js/db.js')).get('cache', 'checkpoints'))")
+            "async () => !!(await (await import('/app/js/db.js')).get('cache', 'checkpoints'))"
+        )
         page.click("#scan-button")
         yield page
         context.close()
 
 
-def test_scanning_a_printed_tag_opens_its_checklist(server: PatrolServer, tmp_path: Path) -> None:
+def test_scanning_a_printed_tag_opens_its_checklist(server: LiveServer, tmp_path: Path) -> None:
     checkpoint = _vacant_tag(server)
     y4m = write_y4m(tmp_path / "tag.y4m", checkpoint["tag"])
     for page in _scan_with_camera(server, y4m):
@@ -198,7 +192,7 @@ def test_scanning_a_printed_tag_opens_its_checklist(server: PatrolServer, tmp_pa
         assert page.is_visible("fieldset[data-item=water_meter]")
 
 
-def test_a_forged_tag_is_refused_with_a_clear_message(server: PatrolServer, tmp_path: Path) -> None:
+def test_a_forged_tag_is_refused_with_a_clear_message(server: LiveServer, tmp_path: Path) -> None:
     checkpoint = _vacant_tag(server)
     forged = checkpoint["tag"][:-4] + ("AAAA" if not checkpoint["tag"].endswith("AAAA") else "BBBB")
     y4m = write_y4m(tmp_path / "forged.y4m", forged)

@@ -35,8 +35,9 @@ def test_a_site_overrides_the_schedule() -> None:
     assert config.public_area == Frequency(times=1, per="day")  # the rest stays as shipped
 
 
-async def test_a_unit_patrolled_once_in_a_month_is_missed(pclient: AsyncTestClient[Litestar],
-                                                          clock: Clock) -> None:
+async def test_a_unit_patrolled_once_in_a_month_is_missed(
+    pclient: AsyncTestClient[Litestar], clock: Clock
+) -> None:
     spec1 = await login(pclient, "spec1")
     points = (await pclient.get("/api/patrols/checkpoints", headers=spec1)).json()
     once, twice = [c for c in points if c["kind"] == "vacant_unit"][:2]
@@ -50,23 +51,31 @@ async def test_a_unit_patrolled_once_in_a_month_is_missed(pclient: AsyncTestClie
     corridor = next(i for i in today if i["slug"] == "b1-f02-corridor")
     assert corridor["overdue"] is False  # daily, due by midnight
 
-    runs = [run_item(once["tag"], january, vacant_answers()),
-            run_item(twice["tag"], january, vacant_answers()),
-            run_item(twice["tag"], january + timedelta(days=14), vacant_answers())]
-    assert (await pclient.post("/api/patrols/sync", json=batch(runs, sent_at=january),
-                               headers=spec1)).status_code == 200
+    runs = [
+        run_item(once["tag"], january, vacant_answers()),
+        run_item(twice["tag"], january, vacant_answers()),
+        run_item(twice["tag"], january + timedelta(days=14), vacant_answers()),
+    ]
+    assert (
+        await pclient.post("/api/patrols/sync", json=batch(runs, sent_at=january), headers=spec1)
+    ).status_code == 200
 
     clock.now = datetime(2026, 1, 20, 9, tzinfo=SH)  # past mid-month: the second patrol is due
-    today = {i["checkpoint_id"]: i for i in (await pclient.get("/api/patrols/today",
-                                                                headers=spec1)).json()["items"]}
+    today = {
+        i["checkpoint_id"]: i
+        for i in (await pclient.get("/api/patrols/today", headers=spec1)).json()["items"]
+    }
     assert today[once["id"]]["done"] == 1
     assert today[once["id"]]["overdue"] is False  # due by month end
     assert twice["id"] not in today  # quota met
 
     clock.now = datetime(2026, 2, 3, 9, tzinfo=SH)
     supervisor = await login(pclient, "supervisor")
-    report = await pclient.get("/api/patrols/report", headers=supervisor, params={
-        "building": "b1", "since": "2026-01-01T00:00:00+08:00", "until": "2026-02-01T00:00:00+08:00"})
+    report = await pclient.get(
+        "/api/patrols/report",
+        headers=supervisor,
+        params={"building": "b1", "since": "2026-01-01T00:00:00+08:00", "until": "2026-02-01T00:00:00+08:00"},
+    )
     assert report.status_code == 200, report.text
     body = report.json()
     missed_units = {m["checkpoint_id"]: m for m in body["missed"]}
@@ -78,5 +87,6 @@ async def test_a_unit_patrolled_once_in_a_month_is_missed(pclient: AsyncTestClie
     # Nobody walked the corridors: every January day is a missed public-area patrol.
     corridor_misses = [m for m in body["missed"] if m["slug"] == "b1-f02-corridor"]
     assert len(corridor_misses) == 31
-    assert (await pclient.get("/api/patrols/report", headers=spec1,
-                              params={"building": "b1"})).status_code == 403
+    assert (
+        await pclient.get("/api/patrols/report", headers=spec1, params={"building": "b1"})
+    ).status_code == 403

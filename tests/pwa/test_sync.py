@@ -33,8 +33,9 @@ async def _vacant(client: Client, headers: dict[str, str], index: int = 0) -> di
 
 async def _photo(client: Client, headers: dict[str, str]) -> str:
     photo = str(uuid.uuid4())
-    response = await client.put(f"/api/attachments/{photo}", content=TINY_JPEG,
-                                headers={**headers, "Content-Type": "image/jpeg"})
+    response = await client.put(
+        f"/api/attachments/{photo}", content=TINY_JPEG, headers={**headers, "Content-Type": "image/jpeg"}
+    )
     assert response.status_code == 201
     return photo
 
@@ -45,14 +46,18 @@ async def _count(db: Sessions, model: Any, *where: Any) -> int:
 
 
 async def test_a_defect_becomes_one_ticket_with_its_photo_however_often_synced(
-        pclient: Client, pdb: Sessions) -> None:
+    pclient: Client, pdb: Sessions
+) -> None:
     headers = await login(pclient, "spec1")
     checkpoint = await _vacant(pclient, headers)
     photo = await _photo(pclient, headers)
     now = datetime.now(UTC)
-    body = batch([scan_item(checkpoint["tag"], now),
-                  run_item(checkpoint["tag"], now + timedelta(minutes=3),
-                           vacant_answers(defect_photo=photo))])
+    body = batch(
+        [
+            scan_item(checkpoint["tag"], now),
+            run_item(checkpoint["tag"], now + timedelta(minutes=3), vacant_answers(defect_photo=photo)),
+        ]
+    )
     first = await pclient.post("/api/patrols/sync", json=body, headers=headers)
     assert first.status_code == 200, first.text
     accepted = first.json()["accepted"]
@@ -74,13 +79,15 @@ async def test_a_defect_becomes_one_ticket_with_its_photo_however_often_synced(
         assert (ticket.source, ticket.department) == ("patrol", "engineering")
         assert ticket.description == "天花板渗水"
         assert ticket.unit_id is not None
-        links = list(await session.scalars(select(TicketAttachment).where(
-            TicketAttachment.ticket_id == ticket.id)))
+        links = list(
+            await session.scalars(select(TicketAttachment).where(TicketAttachment.ticket_id == ticket.id))
+        )
         assert [link.attachment_id for link in links] == [photo]
 
 
 async def test_same_uuid_with_different_content_is_a_409_naming_the_item(
-        pclient: Client, pdb: Sessions) -> None:
+    pclient: Client, pdb: Sessions
+) -> None:
     headers = await login(pclient, "spec1")
     checkpoint = await _vacant(pclient, headers)
     now = datetime.now(UTC)
@@ -113,8 +120,11 @@ async def test_invalid_items_are_refused_without_trace(pclient: Client, pdb: Ses
         (run_item(checkpoint["tag"], now, no_photo), 422, "needs a note and a photo"),
         (run_item(checkpoint["tag"], now, vacant_answers()[:-1]), 422, "water_meter"),
         (run_item(checkpoint["tag"][:-2] + "xx", now, vacant_answers()), 422, "Tag refused"),
-        (run_item(checkpoint["tag"], now, vacant_answers(defect_photo=str(uuid.uuid4()))), 422,
-         "Upload the photos first"),
+        (
+            run_item(checkpoint["tag"], now, vacant_answers(defect_photo=str(uuid.uuid4()))),
+            422,
+            "Upload the photos first",
+        ),
     ]
     for item, status, words in cases:
         response = await pclient.post("/api/patrols/sync", json=batch([item]), headers=headers)
@@ -129,13 +139,15 @@ async def test_another_buildings_checkpoint_is_forbidden(pclient: Client) -> Non
     spec2 = await login(pclient, "spec2")
     checkpoint = await _vacant(pclient, spec1)
     assert all(c["building"] == "b2" for c in await _checkpoints(pclient, spec2))
-    response = await pclient.post("/api/patrols/sync", json=batch([scan_item(checkpoint["tag"],
-                                  datetime.now(UTC))]), headers=spec2)
+    response = await pclient.post(
+        "/api/patrols/sync", json=batch([scan_item(checkpoint["tag"], datetime.now(UTC))]), headers=spec2
+    )
     assert response.status_code == 403
 
 
 async def test_water_meter_read_by_hand_is_checked_against_the_smart_meter(
-        pclient: Client, pdb: Sessions) -> None:
+    pclient: Client, pdb: Sessions
+) -> None:
     headers = await login(pclient, "spec1")
     near, far = await _vacant(pclient, headers, 0), await _vacant(pclient, headers, 1)
     now = datetime.now(UTC)
@@ -143,17 +155,37 @@ async def test_water_meter_read_by_hand_is_checked_against_the_smart_meter(
         for checkpoint in (near, far):
             meter = await session.scalar(select(Device).where(Device.slug == f"{checkpoint['unit']}-w"))
             assert meter is not None
-            session.add(MeterReading(device_id=meter.id, reading_id=f"r-{checkpoint['unit']}",
-                                     unit_id=meter.unit_id, quantity="water", value=12.3, uom="m3",
-                                     ts=now - timedelta(hours=2), received_at=now))
+            session.add(
+                MeterReading(
+                    device_id=meter.id,
+                    reading_id=f"r-{checkpoint['unit']}",
+                    unit_id=meter.unit_id,
+                    quantity="water",
+                    value=12.3,
+                    uom="m3",
+                    ts=now - timedelta(hours=2),
+                    received_at=now,
+                )
+            )
             # An older, very different reading must not be the one compared.
-            session.add(MeterReading(device_id=meter.id, reading_id=f"old-{checkpoint['unit']}",
-                                     unit_id=meter.unit_id, quantity="water", value=1.0, uom="m3",
-                                     ts=now - timedelta(days=20), received_at=now))
+            session.add(
+                MeterReading(
+                    device_id=meter.id,
+                    reading_id=f"old-{checkpoint['unit']}",
+                    unit_id=meter.unit_id,
+                    quantity="water",
+                    value=1.0,
+                    uom="m3",
+                    ts=now - timedelta(days=20),
+                    received_at=now,
+                )
+            )
     detail = (await pclient.get(f"/api/patrols/checkpoints/{near['id']}", headers=headers)).json()
     assert detail["hints"]["meter:water"]["value"] == 12.3  # shown to the specialist as a hint
-    runs = [run_item(near["tag"], now, vacant_answers(water=12.5)),
-            run_item(far["tag"], now, vacant_answers(water=19.0))]
+    runs = [
+        run_item(near["tag"], now, vacant_answers(water=12.5)),
+        run_item(far["tag"], now, vacant_answers(water=19.0)),
+    ]
     response = await pclient.post("/api/patrols/sync", json=batch(runs), headers=headers)
     assert response.status_code == 200
     flags = [a["result"]["flags"] for a in response.json()["accepted"]]

@@ -20,15 +20,18 @@ def test_a_genuine_tag_names_its_checkpoint() -> None:
     assert verify_tag(KEY, f"  {tag}\n") == 42  # scanners add whitespace
 
 
-@pytest.mark.parametrize("forge", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # one signature character changed
-    lambda t: "FO1.43." + t.split(".")[2],  # another checkpoint's id with this signature
-    lambda t: "FO1.42.AAAAAAAAAAAAAAAA",  # a hand-made tag
-    lambda t: "FO2." + t[4:],  # wrong version prefix
-    lambda t: t + "x",  # trailing junk
-    lambda t: "https://example.com/?" + t,
-    lambda t: "",
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # one signature character changed
+        lambda t: "FO1.43." + t.split(".")[2],  # another checkpoint's id with this signature
+        lambda t: "FO1.42.AAAAAAAAAAAAAAAA",  # a hand-made tag
+        lambda t: "FO2." + t[4:],  # wrong version prefix
+        lambda t: t + "x",  # trailing junk
+        lambda t: "https://example.com/?" + t,
+        lambda t: "",
+    ],
+)
 def test_forged_or_edited_tags_are_refused(forge) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadTag):
         verify_tag(KEY, forge(make_tag(KEY, 42)))
@@ -49,8 +52,18 @@ def test_every_template_loads_and_defects_have_departments() -> None:
     assert names == {"vacant_unit", "public_area", "renovation_unit"}
     vacant = templates.latest("vacant_unit")
     keys = [i.key for i in vacant.items]
-    for key in ("entry_door", "walls", "doors_windows", "leaks", "intercom", "gas_meter", "lock",
-                "occupation", "cleaning", "water_meter"):
+    for key in (
+        "entry_door",
+        "walls",
+        "doors_windows",
+        "leaks",
+        "intercom",
+        "gas_meter",
+        "lock",
+        "occupation",
+        "cleaning",
+        "water_meter",
+    ):
         assert key in keys
     water = vacant.item("water_meter")
     assert water is not None

@@ -6,6 +6,11 @@ import { local, t, when } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import * as checklist from "./checklist.js";
 import * as scan from "./scan.js";
+import * as inbox from "./inbox.js";
+import * as ticketPage from "./ticket.js";
+import * as push from "./push.js";
+import * as movein from "./movein.js";
+import { loadDraft as moveInDraft } from "./movein_data.js";
 
 const view = document.getElementById("view");
 const $ = (sel) => document.querySelector(sel);
@@ -45,6 +50,7 @@ async function refreshData() {
       return;
     }
   }
+  await movein.refresh(); // units, the move-in checklist, second inspections due
 }
 
 // ---- status bar -------------------------------------------------------------------------
@@ -81,7 +87,8 @@ function showLogin(message) {
       if (previous && previous !== user.id) await put("cache", { key: "today", value: null });
       await refreshData();
       outbox.sync({ force: true });
-      showHome();
+      inbox.afterLogin();
+      routeView();
     } catch {
       error.textContent = t("login.failed");
     }
@@ -89,9 +96,16 @@ function showLogin(message) {
   view.replaceChildren(form);
 }
 
+// Addresses (#/inbox, #/tickets/{id}: what a tapped notification opens) → their views; else home.
+function routeView() {
+  scan.stop();
+  return ticketPage.route() ?? inbox.route() ?? movein.route() ?? showHome();
+}
+
 async function showHome() {
   scan.stop();
   const today = await cached("today");
+  const moveIn = await movein.homeSection();
   const list = h("ul", { class: "today" });
   for (const item of today?.items || []) {
     list.append(h("li", { class: item.overdue ? "overdue" : "" },
@@ -100,11 +114,13 @@ async function showHome() {
         " · ", t("home.done", { done: item.done, required: item.required }))));
   }
   view.replaceChildren(
+    inbox.entry(),
     h("button", { class: "primary huge", id: "scan-button", onclick: showScan }, t("home.scan")),
     h("div", { class: "row" },
       h("button", { id: "sync-button", onclick: async () => { await outbox.sync({ force: true }); await refreshData(); } }, t("home.sync")),
       h("button", { onclick: showPending }, t("home.pending")),
       h("button", { onclick: showSettings }, t("home.settings"))),
+    moveIn,
     h("h2", {}, t("home.today")),
     today?.items?.length ? list : h("p", {}, t("home.empty")));
 }
@@ -206,9 +222,13 @@ function showSettings() {
       h("select", { id: "lang", onchange: async (e) => { await kvSet("lang", e.target.value); await i18n.load(e.target.value); chrome(); showSettings(); } },
         h("option", { value: "zh-CN", selected: i18n.lang === "zh-CN" }, "简体中文"),
         h("option", { value: "en", selected: i18n.lang === "en" }, "English"))),
+    inbox.pushControl(),
     h("button", { id: "logout", class: "danger big", onclick: async () => {
       const n = await outbox.pendingCount();
       if (n) { message.textContent = t("settings.logout_refused", { n }); exportLogout.hidden = false; return; }
+      // An unfinished move-in holds an owner's readings and signature: the next user of this
+      // phone must not see it, and it must not vanish unnoticed either.
+      if (await moveInDraft()) { message.textContent = t("settings.logout_draft"); return; }
       await logout(false);
     } }, t("settings.logout")), message, exportLogout,
     h("button", { onclick: showHome }, t("back")));
@@ -217,6 +237,7 @@ function showSettings() {
 async function logout(exported) {
   // Pending work is never discarded silently: only after it was synced or exported.
   if (!exported && (await outbox.pendingCount())) return;
+  await push.disable(); // DELETE the subscription while the token still works
   await kvSet("token", null);
   await kvSet("need_login", false);
   if (exported) {
@@ -265,11 +286,18 @@ async function main() {
   if (typeof BroadcastChannel !== "undefined") new BroadcastChannel("fieldops-outbox").onmessage = (e) => renderStatus(e.data);
   addEventListener("online", async () => { renderStatus(); await outbox.sync({ force: true }); await refreshData(); });
   addEventListener("offline", () => renderStatus());
+  const shell = { view, home: showHome, toast };
+  inbox.init(shell);
+  ticketPage.init(shell);
+  movein.init(shell);
+  addEventListener("hashchange", async () => {
+    if ((await kvGet("token")) && !(await kvGet("need_login"))) routeView();
+  });
   registerWorker().catch(() => {});
   const token = await kvGet("token");
   if (!token) return showLogin();
   if (await kvGet("need_login")) return showLogin(t("login.again"));
-  await showHome();
+  await routeView();
   if (navigator.onLine) {
     try {
       await refreshToken();
@@ -278,7 +306,8 @@ async function main() {
     }
     await outbox.sync({ force: true });
     await refreshData();
-    if (!view.querySelector("form")) showHome();
+    inbox.afterLogin();
+    if (!view.querySelector("form")) routeView();
   }
   // Retry on the backoff schedule while the app is open.
   setInterval(() => outbox.sync(), 5000);

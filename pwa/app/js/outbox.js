@@ -10,6 +10,8 @@ export const APP_VERSION = "1";
 const BATCH = 100;
 const MAX_BACKOFF_S = 300;
 const listeners = new Set();
+// Kinds whose sync result the app shows afterwards (a move-in: readings checked, tickets).
+const KEEP_RESULT = new Set(["move_in"]);
 
 export function uuid() {
   return crypto.randomUUID();
@@ -47,14 +49,16 @@ export async function status() {
 }
 
 // A record (scan or patrol run) and the photos it refers to, queued in one transaction.
-export async function enqueue(kind, payload, photos = []) {
+// `id` lets a caller fix the UUID beforehand (a move-in draft knows it, so an interrupted
+// save is never queued twice).
+export async function enqueue(kind, payload, photos = [], id = uuid()) {
   const now = new Date().toISOString();
   const entries = [];
   for (const { id, blob } of photos) {
     entries.push(["photos", { id, blob, type: blob.type }]);
     entries.push(["outbox", { id, kind: "photo", device_time: now, payload: { photo_id: id }, state: "pending" }]);
   }
-  const item = { id: uuid(), kind, device_time: now, payload, state: "pending" };
+  const item = { id, kind, device_time: now, payload, state: "pending" };
   entries.push(["outbox", item]);
   await putMany(entries);
   await changed();
@@ -131,6 +135,9 @@ async function sendBatch(chunk) {
   const { accepted, failed, server_time } = response.data;
   for (const result of accepted) {
     const item = chunk.find((c) => c.id === result.id);
+    if (item && KEEP_RESULT.has(item.kind)) {
+      await put("cache", { key: `result:${item.id}`, value: result, at: new Date().toISOString() });
+    }
     if (item) await del("outbox", item.seq);
   }
   await kvSet("server_offset_ms", Date.parse(server_time) - Date.now());

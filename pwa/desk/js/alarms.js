@@ -6,8 +6,7 @@ import { $, h, replace } from './dom.js';
 import { keepFocus } from './focus.js';
 import { errorText } from './errors.js';
 import { t } from './i18n.js';
-import { placeLabel, severityLabel, statusLabel, typeLabel } from './labels.js';
-import { staffName } from './staff.js';
+import { assigneeLabel, placeLabel, severityLabel, statusLabel, titleLabel, typeLabel } from './labels.js';
 import * as store from './store.js';
 
 const errors = new Map();  // ticket id → {message, updatedAt} of a refused acknowledge
@@ -38,7 +37,7 @@ function card(ticket) {
     ? h('button', { type: 'button', class: 'btn ack', 'data-focus-key': `ack-${ticket.id}`, disabled: busy.has(ticket.id),
       onclick: (event) => { event.stopPropagation(); acknowledge(ticket.id); } }, t('actions.acknowledge'))
     : null;
-  const who = ticket.assignee_id ? h('span', { class: 'assignee' }, t('alarms.assigned_to', { name: staffName(ticket.assignee_id) })) : null;
+  const who = ticket.assignee_id ? h('span', { class: 'assignee' }, t('alarms.assigned_to', { name: assigneeLabel(ticket) })) : null;
   return h('li', {
     class: classes.join(' '),
     dataset: { ticketId: ticket.id, severity: ticket.severity, status: ticket.status },
@@ -50,7 +49,7 @@ function card(ticket) {
     ticket.occurrences > 1 ? h('span', { class: 'occurrences', title: t('alarms.occurrences') }, `×${ticket.occurrences}`) : null,
     age(ticket.opened_at)),
   h('div', { class: 'alarm-place' }, placeLabel(ticket)),
-  h('div', { class: 'alarm-title' }, ticket.title),
+  h('div', { class: 'alarm-title' }, titleLabel(ticket)),
   h('div', { class: 'alarm-meta' },
     h('span', { class: `status status-${ticket.status}` }, statusLabel(ticket.status)),
     countdown(ticket),

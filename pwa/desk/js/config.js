@@ -1,6 +1,7 @@
 // Constants of the desk: API values (never shown as text: labels come from i18n/*.json).
 
-// The estate's zone; the server stores UTC (docs/mqtt-v1.md) and every screen shows the site's time.
+// The estate's zone until GET /api/estate says otherwise (estate.js); the server stores UTC
+// (docs/mqtt-v1.md) and every screen shows the site's time.
 export const SITE_TIME_ZONE = 'Asia/Shanghai';
 
 // Statuses in which a ticket still needs someone (server ACTIVE_STATUSES).
@@ -15,6 +16,8 @@ export const DEVICE_KINDS = ['elevator', 'intercom', 'meter', 'access', 'sensor'
 export const DEPARTMENTS = ['customer_service', 'engineering', 'security', 'cleaning', 'greening', 'finance'];
 // "invalid" is left out: only a supervisor may confirm it, after the fact (domain.md).
 export const COMPLAINT_CLASSES = ['minor', 'important', 'major', 'unresolvable'];
+export const SUPERVISOR_ONLY_CLASS = 'invalid';
+export const SATISFACTION = [5, 4, 3, 2, 1];  // 1–2: not satisfied, the ticket goes back (domain.md)
 
 export const STORAGE = {
   token: 'fieldops.desk.token',
@@ -28,4 +31,6 @@ export const CLIENT_LABEL = 'desk';  // X-Fieldops-Client: recorded in each tick
 export const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 export const STREAM_SILENCE_MS = 40000;
 export const RESYNC_EVERY_MS = 10 * 60 * 1000;
-export const DEVICE_REFRESH_MS = 60 * 1000;  // last_seen_at changes are not streamed
+// "Last heard" arrives in the stream's `seen` events every few seconds; this full reload of the
+// device board is only a backstop while the devices tab is open.
+export const DEVICE_REFRESH_MS = 5 * 60 * 1000;

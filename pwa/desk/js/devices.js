@@ -41,6 +41,9 @@ export function renderDevices() {
   tab.textContent = offline ? String(offline) : '';
   tab.dataset.alert = offline ? 'true' : 'false';
   renderSummary(devices);
+  // The board's rows only while it is shown ("last heard" changes every few seconds); the tab
+  // renders them when it is opened.
+  if ($('#panel-devices').hidden) return;
   const shown = devices.filter((d) => {
     if (filters.building && d.building !== filters.building) return false;
     if (filters.kind && d.kind !== filters.kind) return false;
@@ -75,7 +78,7 @@ function row(device) {
     h('td', {}, h('span', { class: `dot dot-${state}` }), h('span', { class: `device-state state-${state}` }, t(`devices.state.${state}`))),
     h('td', { class: 'mono' }, device.slug),
     h('td', {}, deviceKindLabel(device.kind), device.role ? h('span', { class: 'sub' }, tMaybe(`device_role.${device.role}`) || device.role) : null),
-    h('td', {}, device.unit ? unitLabel(device.unit) : buildingLabel(device.building)),
+    h('td', {}, device.unit ? unitLabel(device.unit, device.building) : buildingLabel(device.building)),
     h('td', { class: 'num' }, device.last_seen_at ? [fmtWhen(parseTime(device.last_seen_at)), h('span', { class: 'sub' }, age(device.last_seen_at))]
       : h('span', { class: 'muted' }, t('devices.never_seen'))),
     h('td', { class: 'num' }, device.status_changed_at ? fmtWhen(parseTime(device.status_changed_at)) : ''));

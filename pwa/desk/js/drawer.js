@@ -1,44 +1,18 @@
-// The ticket drawer: details, requester, deadlines, the timeline from the audit trail, and the
-// desk's actions (acknowledge, dispatch, note, escalate, announce delay, resolve …), errors inline.
+// The ticket drawer: summary, the steps this user may take now (actions.js), the panel a step
+// opens (panel.js), refusals inline in the desk's words, facts and timeline (timeline.js).
 
+import { actionNamed, allowedActions } from './actions.js';
 import { act, currentUser, get } from './api.js';
-import { ACTIVE_STATUSES } from './config.js';
 import { countdown } from './countdown.js';
 import { $, h, replace } from './dom.js';
 import { errorText } from './errors.js';
-import { t, tMaybe } from './i18n.js';
-import {
-  actionLabel, buildingLabel, classLabel, clockLabel, departmentLabel, kindLabel, placeLabel, severityLabel,
-  sourceLabel, statusLabel, typeLabel, unitLabel,
-} from './labels.js';
-import { CLOCKS, metAt } from './sla.js';
-import { staffFor, staffName } from './staff.js';
+import { t } from './i18n.js';
+import { placeLabel, severityLabel, statusLabel, titleLabel, typeLabel } from './labels.js';
+import { panelForm } from './panel.js';
+import { staffFor } from './staff.js';
 import * as store from './store.js';
-import { fmtWhenFull, parseTime } from './time.js';
-
-const active = (ticket) => ACTIVE_STATUSES.includes(ticket.status);
-const BEFORE_ON_SITE = ['new', 'acknowledged', 'dispatched'];
-
-// panel: what opens under the buttons (null: the action is taken at once); note: the text field.
-const ACTIONS = [
-  { name: 'acknowledge', when: (tk) => tk.status === 'new', primary: true },
-  { name: 'dispatch', when: (tk) => BEFORE_ON_SITE.includes(tk.status), panel: 'dispatch', field: 'note', primary: true, deskOnly: true },
-  { name: 'note', when: () => true, panel: 'text', field: 'note', required: true },
-  { name: 'announce_delay', panel: 'text', field: 'note',
-    when: (tk) => active(tk) && tk.on_site_due_at && !tk.on_site_at && !tk.delay_announced_at },
-  { name: 'escalate', when: active, panel: 'text', field: 'note', deskOnly: true },
-  { name: 'arrive', when: (tk) => BEFORE_ON_SITE.includes(tk.status), panel: 'text', field: 'note' },
-  { name: 'resolve', when: active, panel: 'text', field: 'note' },
-  { name: 'cancel', when: active, panel: 'text', field: 'reason', required: true, danger: true, deskOnly: true },
-];
-
-// Roles the server lets dispatch, escalate and cancel (server/tickets/lifecycle.py DESK_ROLES).
-const DESK_ROLES = ['desk', 'supervisor', 'manager', 'admin'];
-
-function mayTake(action) {
-  const user = currentUser();
-  return !action.deskOnly || !user || user.roles.some((role) => DESK_ROLES.includes(role));
-}
+import { facts, timelineItems } from './timeline.js';
+import { parseTime } from './time.js';
 
 const state = { id: null, detail: null, panel: null, error: null, busy: false, staff: null, staffError: null };
 let onClose = () => {};
@@ -96,7 +70,7 @@ async function refetch() {
 }
 
 function stripAudit(detail) {
-  const { audit, ...ticket } = detail;  // eslint-disable-line no-unused-vars
+  const { audit, staff_names: names, ...ticket } = detail;  // eslint-disable-line no-unused-vars
   return ticket;
 }
 
@@ -126,10 +100,13 @@ export function renderDrawer({ keepPanel = false } = {}) {
       h('span', { class: `sev sev-${ticket.severity}` }, severityLabel(ticket.severity)),
       h('span', { class: `status status-${ticket.status}` }, statusLabel(ticket.status)),
       countdown(ticket)),
-    h('p', { class: 'drawer-ticket-title' }, ticket.title),
+    h('p', { class: 'drawer-ticket-title' }, titleLabel(ticket)),
     h('p', { class: 'drawer-place' }, placeLabel(ticket)));
-  renderActions(ticket);
-  if (!keepPanel) renderPanel(ticket);
+  const allowed = allowedActions(ticket, currentUser());
+  // A step that is no longer possible (the ticket moved on) closes its panel.
+  if (state.panel && !allowed.some((a) => a.name === state.panel)) state.panel = null;
+  renderActions(ticket, allowed);
+  if (!keepPanel || !state.panel) renderPanel(ticket);
   const error = $('#drawer-error');
   error.hidden = !state.error;
   error.textContent = state.error || '';
@@ -137,8 +114,8 @@ export function renderDrawer({ keepPanel = false } = {}) {
   renderTimeline();
 }
 
-function renderActions(ticket) {
-  const buttons = ACTIONS.filter((a) => a.when(ticket) && mayTake(a)).map((a) => h('button', {
+function renderActions(ticket, allowed) {
+  const buttons = allowed.map((a) => h('button', {
     type: 'button', class: `btn ${a.primary ? 'primary' : a.danger ? 'danger' : 'secondary'}`,
     dataset: { action: a.name }, 'aria-pressed': state.panel === a.name ? 'true' : null, disabled: state.busy,
     onclick: () => choose(a, ticket),
@@ -148,14 +125,14 @@ function renderActions(ticket) {
 
 function choose(action, ticket) {
   state.error = null;
-  if (!action.panel) {
+  if (!action.fields && !action.picker) {
     submit(action.name, {});
     return;
   }
   state.panel = state.panel === action.name ? null : action.name;
   renderDrawer();
   if (state.panel === 'dispatch') loadStaff(ticket);
-  const first = $('#drawer-panel textarea, #drawer-panel input');
+  const first = $('#drawer-panel textarea, #drawer-panel select, #drawer-panel input:not([type=radio])');
   if (first) first.focus();
 }
 
@@ -172,79 +149,40 @@ async function loadStaff(ticket) {
 
 function renderPanel(ticket) {
   const panel = $('#drawer-panel');
-  const action = ACTIONS.find((a) => a.name === state.panel);
+  const action = actionNamed(state.panel);
   if (!action || !ticket) {
     replace(panel);
     panel.hidden = true;
     return;
   }
   panel.hidden = false;
-  const form = h('form', { class: 'panel-form', dataset: { action: action.name } });
-  form.append(h('h3', {}, t(`actions.${action.name}`)));
-  if (action.panel === 'dispatch') form.append(staffPicker());
-  if (action.field) {
-    const label = t(`panel.${action.name}.${action.field}`);
-    form.append(h('label', { class: 'field' }, h('span', {}, label),
-      h('textarea', { name: action.field, rows: '3', maxlength: action.field === 'reason' ? '500' : '2000',
-        required: action.required || false, placeholder: t(`panel.${action.name}.placeholder`) })));
-  }
-  const hint = tMaybe(`panel.${action.name}.hint`);
-  if (hint) form.append(h('p', { class: 'hint' }, hint));
-  form.append(h('div', { class: 'panel-buttons' },
-    h('button', { type: 'submit', class: `btn ${action.danger ? 'danger' : 'primary'}`, disabled: state.busy },
-      t(`panel.${action.name}.submit`)),
-    h('button', { type: 'button', class: 'btn secondary', onclick: () => { state.panel = null; renderDrawer(); } },
-      t('panel.cancel'))));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const fields = {};
-    if (action.field) {
-      const text = String(data.get(action.field) || '').trim();
-      if (text) fields[action.field] = text;
-      else if (action.required) {
-        state.error = t('errors.required', { field: t(`panel.${action.name}.${action.field}`) });
-        renderDrawer({ keepPanel: true });
-        return;
-      }
-    }
-    if (action.panel === 'dispatch') {
-      const assignee = data.get('assignee_id');
-      if (!assignee) {
-        state.error = t('errors.pick_assignee');
-        renderDrawer({ keepPanel: true });
-        return;
-      }
-      fields.assignee_id = Number(assignee);
-    }
-    submit(action.name, fields);
-  });
-  replace(panel, form);
+  const ctx = { user: currentUser(), busy: state.busy, staff: state.staff, staffError: state.staffError };
+  replace(panel, panelForm(action, ticket, ctx, {
+    onSubmit: (fields) => submit(action.name, fields),
+    onError: (message) => {
+      state.error = message;
+      renderDrawer({ keepPanel: true });
+    },
+    onCancel: () => {
+      state.panel = null;
+      state.error = null;
+      renderDrawer();
+    },
+  }));
 }
 
-function staffPicker() {
-  if (state.staffError) return h('p', { class: 'inline-error' }, state.staffError);
-  if (!state.staff) return h('p', { class: 'muted' }, t('dispatch.loading'));
-  if (!state.staff.length) return h('p', { class: 'muted' }, t('dispatch.nobody'));
-  const suggested = state.staff.find((s) => s.suggested) || null;
-  return h('fieldset', { class: 'staff-picker' },
-    h('legend', {}, t('dispatch.who')),
-    state.staff.map((person) => h('label', { class: `staff-option${person.suggested ? ' suggested' : ''}`, dataset: { staffId: person.id, username: person.username } },
-      h('input', { type: 'radio', name: 'assignee_id', value: String(person.id), checked: suggested && suggested.id === person.id }),
-      h('span', { class: 'staff-name' }, person.display_name),
-      person.suggested ? h('span', { class: 'badge suggested' }, t('dispatch.suggested')) : null,
-      h('span', { class: 'staff-meta' }, [
-        person.roles.map((r) => tMaybe(`role.${r}`) || r).join(' / '),
-        person.buildings.length ? person.buildings.map(buildingLabel).join(' ') : t('dispatch.whole_estate'),
-      ].join(' · ')),
-      h('span', { class: `staff-load${person.open_tickets >= 5 ? ' heavy' : ''}` }, t('dispatch.load', { n: person.open_tickets })))));
+function setBusy(busy) {
+  state.busy = busy;
+  for (const button of document.querySelectorAll('#drawer-actions button, #drawer-panel button[type=submit]')) {
+    button.disabled = busy;
+  }
 }
 
 async function submit(name, fields) {
   const id = state.id;
-  state.busy = true;
   state.error = null;
-  renderDrawer({ keepPanel: true });
+  $('#drawer-error').hidden = true;
+  setBusy(true);  // the panel keeps what the user typed: a refusal must not wipe it
   try {
     const detail = await act(id, name, fields);
     if (state.id === id) {
@@ -257,94 +195,17 @@ async function submit(name, fields) {
     if (state.id === id) state.error = errorText(error);
     if (error.status === 409) refetch();
   } finally {
-    state.busy = false;
+    setBusy(false);
     if (state.id === id) renderDrawer({ keepPanel: state.panel !== null });
   }
 }
 
-function fact(label, ...value) {
-  const values = value.flat().filter((v) => v !== null && v !== undefined && v !== '');
-  if (!values.length) return null;
-  return [h('dt', {}, label), h('dd', {}, values)];
-}
-
-function when(iso) {
-  return iso ? fmtWhenFull(iso) : null;
-}
-
-function facts(ticket) {
-  const phone = ticket.requester_phone
-    ? h('a', { href: `tel:${ticket.requester_phone.replace(/[^0-9+]/g, '')}`, class: 'phone' }, ticket.requester_phone) : null;
-  const context = Object.entries(ticket.context || {})
-    .filter(([key]) => !['event_id', 'floor'].includes(key))
-    .map(([key, value]) => `${tMaybe(`context.${key}`) || key}: ${typeof value === 'object' ? JSON.stringify(value) : value}`);
-  const dues = CLOCKS.filter(([, due]) => ticket[due]).map(([clock, due, metFields]) => {
-    const met = metAt(ticket, metFields);
-    return h('li', { class: met ? 'done' : '' },
-      h('span', {}, clockLabel(clock)), ' ', h('span', { class: 'num' }, fmtWhenFull(ticket[due])),
-      met ? h('span', { class: 'badge ok' }, t('sla.met_at', { time: fmtWhenFull(met) })) : null);
-  });
-  return h('dl', { class: 'facts' },
-    fact(t('fields.kind'), kindLabel(ticket.kind), ticket.type !== ticket.kind ? ` (${ticket.type})` : null),
-    fact(t('fields.source'), sourceLabel(ticket.source)),
-    fact(t('fields.building'), buildingLabel(ticket.building)),
-    fact(t('fields.unit'), ticket.unit ? unitLabel(ticket.unit) : null),
-    fact(t('fields.device'), ticket.device),
-    fact(t('fields.requester'), ticket.requester_name, ticket.requester_name && phone ? ' · ' : null, phone),
-    fact(t('fields.description'), ticket.description),
-    fact(t('fields.needs_on_site'), ticket.needs_on_site ? t('common.yes') : null),
-    fact(t('fields.opened_at'), when(ticket.opened_at)),
-    fact(t('fields.acknowledged_at'), when(ticket.acknowledged_at)),
-    fact(t('fields.assignee'), staffName(ticket.assignee_id), ticket.dispatched_at ? ` · ${fmtWhenFull(ticket.dispatched_at)}` : null),
-    fact(t('fields.on_site_at'), when(ticket.on_site_at)),
-    fact(t('fields.resolved_at'), when(ticket.resolved_at)),
-    fact(t('fields.resolution_note'), ticket.resolution_note),
-    fact(t('fields.department'), ticket.department ? departmentLabel(ticket.department) : null),
-    fact(t('fields.classification'), ticket.classification ? classLabel(ticket.classification) : null),
-    fact(t('fields.delay_announced_at'), when(ticket.delay_announced_at)),
-    fact(t('fields.promised_at'), when(ticket.promised_at), ticket.postponements ? ` (${t('fields.postponements', { n: ticket.postponements })})` : null),
-    fact(t('fields.escalation_level'), ticket.escalation_level ? String(ticket.escalation_level) : null),
-    fact(t('fields.occurrences'), ticket.occurrences > 1 ? String(ticket.occurrences) : null),
-    fact(t('fields.context'), context.length ? context.join('; ') : null),
-    fact(t('fields.deadlines'), dues.length ? h('ul', { class: 'dues' }, dues) : null));
-}
-
-const DETAIL_KEYS = ['note', 'assignee', 'reason', 'level', 'department', 'from', 'to', 'satisfaction',
-  'signed_by', 'promised_at', 'title', 'source', 'reopened'];
-
 function renderTimeline() {
   const list = $('#drawer-timeline');
-  const audit = state.detail && state.detail.id === state.id ? state.detail.audit || [] : [];
-  if (!audit.length) {
-    replace(list, h('li', { class: 'muted' }, state.detail ? t('drawer.no_history') : t('drawer.loading_history')));
+  const detail = state.detail && state.detail.id === state.id ? state.detail : null;
+  if (!detail || !(detail.audit || []).length) {
+    replace(list, h('li', { class: 'muted' }, detail ? t('drawer.no_history') : t('drawer.loading_history')));
     return;
   }
-  // Newest first: the desk wants to know what just happened.
-  replace(list, [...audit].reverse().map((entry) => {
-    const details = DETAIL_KEYS.filter((key) => entry.detail && entry.detail[key] !== undefined && entry.detail[key] !== null)
-      .map((key) => h('div', { class: `timeline-detail detail-${key}` },
-        h('span', { class: 'detail-key' }, tMaybe(`detail.${key}`) || key), ' ', detailValue(key, entry.detail[key])));
-    return h('li', { dataset: { action: entry.action } },
-      h('div', { class: 'timeline-head' },
-        h('time', { datetime: entry.at }, fmtWhenFull(entry.at)),
-        h('strong', {}, actionLabel(entry.action)),
-        h('span', { class: 'who' }, t('drawer.by', { actor: actorLabel(entry.actor), client: tMaybe(`client.${clientKind(entry.client)}`) || entry.client }))),
-      details);
-  }));
-}
-
-function detailValue(key, value) {
-  if (key === 'promised_at') return fmtWhenFull(value);
-  if (key === 'department') return departmentLabel(value);
-  if (key === 'from' || key === 'to') return value ? classLabel(value) : '—';
-  if (key === 'source') return sourceLabel(value);
-  return String(value);
-}
-
-function actorLabel(actor) {
-  return actor === 'rules' ? t('actor.rules') : actor;
-}
-
-function clientKind(client) {
-  return String(client || '').split(':')[0];
+  replace(list, timelineItems(detail));
 }

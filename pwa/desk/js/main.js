@@ -3,20 +3,19 @@
 import * as api from './api.js';
 import { bindAlarmClicks, initAlarms, renderAlarms } from './alarms.js';
 import { ACTIVE_STATUSES, DEVICE_REFRESH_MS, RESYNC_EVERY_MS } from './config.js';
-import { refreshAll } from './countdown.js';
 import { fillDeviceFilterOptions, initDevices, renderDevices } from './devices.js';
 import { closeDrawer, drawerTicketId, initDrawer, openDrawer, renderDrawer, ticketChanged } from './drawer.js';
-import { $, h } from './dom.js';
+import { $ } from './dom.js';
 import { errorText } from './errors.js';
+import { estateBuildings, estateName, loadEstate } from './estate.js';
+import { announce, renderConnection, tick, toast } from './header.js';
 import { detectLanguage, language, LANGUAGES, onLanguage, setLanguage, t } from './i18n.js';
 import { placeLabel, typeLabel } from './labels.js';
 import { fillRequestOptions, initRequestForm, openRequestForm, setRequestBuildings } from './request.js';
 import { AlarmSound } from './sound.js';
-import { loadStaff } from './staff.js';
 import * as store from './store.js';
 import { DeskStream } from './stream.js';
 import { fillFilterOptions, initTickets, renderTickets, setSelected } from './tickets.js';
-import { fmtClock, fmtDate } from './time.js';
 
 const buildings = new Set();
 let started = false;
@@ -49,6 +48,18 @@ function applyEvent({ type, data }) {
   } else if (type === 'device' && data.device) {
     store.upsertDevice(data.device);
     noteBuilding(data.device.building);
+  } else if (type === 'seen') {
+    for (const device of data.devices || []) store.touchDevice(device.id, device.last_seen_at);
+  }
+}
+
+// The estate's zone and building names; before it answers (or if it cannot), times show in the
+// default zone and buildings by slug.
+async function refreshEstate() {
+  try {
+    if (await loadEstate()) relabel();
+  } catch (error) {
+    if (error.status !== 401) console.warn('estate', error);
   }
 }
 
@@ -58,7 +69,7 @@ async function loadSnapshot() {
     const [tickets, devices] = await Promise.all([
       api.getAll(`/api/tickets?status=${ACTIVE_STATUSES.join(',')}`),
       api.getAll('/api/devices'),
-      loadStaff(),  // names of whoever tickets are assigned to
+      refreshEstate(),
     ]);
     for (const ticket of tickets) {
       store.upsertTicket(ticket);
@@ -96,7 +107,10 @@ function noteBuilding(slug) {
 }
 
 function fillOptions() {
-  const list = [...buildings].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  // The estate's buildings in its own order, then any other a ticket or device mentioned.
+  const known = estateBuildings();
+  const others = [...buildings].filter((b) => !known.includes(b)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const list = [...known, ...others];
   fillFilterOptions(list);
   fillDeviceFilterOptions(list);
   setRequestBuildings(list);
@@ -117,35 +131,7 @@ function newAlarm(ticket) {
   if (ticket.severity !== 'critical') sound.chime();
 }
 
-function announce(text) {
-  const el = $('#announcer');
-  el.textContent = '';
-  requestAnimationFrame(() => { el.textContent = text; });
-}
-
-function toast(text, kind = 'ok') {
-  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
-  $('#toasts').append(el);
-  setTimeout(() => el.remove(), kind === 'error' ? 8000 : 4000);
-}
-
 // ---- header ---------------------------------------------------------------------------------
-
-function renderConnection(state, info = {}) {
-  document.body.dataset.connection = state;
-  const badge = $('#connection');
-  const key = state === 'live' ? 'connection.live' : state === 'stopped' ? 'connection.stopped'
-    : (state === 'connecting' && !info.attempt) ? 'connection.connecting' : 'connection.reconnecting';
-  badge.textContent = t(key);
-  badge.dataset.state = state;
-  const banner = $('#reconnect-banner');
-  const lost = state === 'waiting' || (state === 'connecting' && info.attempt > 0);
-  banner.hidden = !lost;
-  if (lost) {
-    $('#reconnect-text').textContent = state === 'waiting'
-      ? t('connection.banner_wait', { s: Math.round((info.delay || 0) / 1000) }) : t('connection.banner_trying');
-  }
-}
 
 function renderSoundButton() {
   const button = $('#sound-arm');
@@ -153,13 +139,6 @@ function renderSoundButton() {
   button.dataset.state = state;
   button.textContent = t(`sound.${state}`);
   $('#sound-prompt').hidden = state !== 'off';
-}
-
-function tick() {
-  const now = Date.now();
-  $('#clock-time').textContent = fmtClock(now);
-  $('#clock-date').textContent = fmtDate(now);
-  refreshAll();
 }
 
 // ---- login and session ---------------------------------------------------------------------
@@ -221,6 +200,7 @@ function logout() {
 function startDesk() {
   const user = api.currentUser();
   $('#user-name').textContent = user ? user.display_name : '';
+  $('#estate-name').textContent = estateName();
   $('#app').hidden = false;
   document.body.dataset.user = user ? user.username : '';
   stream.start();  // resumes from the last event id if this is a re-login
@@ -267,6 +247,7 @@ function onKey(event) {
 }
 
 function relabel() {
+  $('#estate-name').textContent = estateName();
   fillOptions();
   fillRequestOptions();
   renderConnection(stream.state, {});
@@ -313,7 +294,7 @@ async function main() {
   setInterval(tick, 1000);
 
   // For tests and support staff poking at a desk in DevTools.
-  window.fieldopsDesk = { stream, store, sound, languages: LANGUAGES };
+  window.fieldopsDesk = { stream, store, sound, languages: LANGUAGES, open: openTicket };
 
   if (!api.token()) {
     showLogin();
@@ -337,7 +318,7 @@ function openTicket(id) {
 }
 
 function stripAudit(detail) {
-  const { audit, ...ticket } = detail;  // eslint-disable-line no-unused-vars
+  const { audit, staff_names: names, ...ticket } = detail;  // eslint-disable-line no-unused-vars
   return ticket;
 }
 

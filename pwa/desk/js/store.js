@@ -51,6 +51,14 @@ export function upsertDevice(device) {
   return previous;
 }
 
+/** A device was heard at `lastSeenAt` (the stream's `seen` events): keep the newer time. */
+export function touchDevice(id, lastSeenAt) {
+  const device = devices.get(id);
+  if (!device || (parseTime(device.last_seen_at) || 0) >= (parseTime(lastSeenAt) || 0)) return;
+  devices.set(id, { ...device, last_seen_at: lastSeenAt });
+  notify('devices', id);
+}
+
 export function ticket(id) {
   return tickets.get(id);
 }

@@ -1,7 +1,9 @@
 // GET /api/desk/stream read with fetch(): EventSource cannot send the bearer token.
 //
 // Remembers the last event id and reconnects with Last-Event-ID (backoff 1 s … 10 s), so a
-// desk that lost its connection receives every change it missed, in order.
+// desk that lost its connection receives every change it missed, in order. The server's first
+// event (`ready`) carries the id the stream starts after, so even a drop before any change resumes
+// without a gap; `seen` events (no id) bring devices' "last heard" times.
 
 import { BACKOFF_MS, STREAM_SILENCE_MS } from './config.js';
 import { headers } from './api.js';
@@ -124,10 +126,7 @@ export class DeskStream {
           event = { type: 'message', data: [], id: null };
           continue;
         }
-        if (line.startsWith(':')) {
-          this.comment(line.slice(1).trim());
-          continue;
-        }
+        if (line.startsWith(':')) continue;  // a comment: the keep-alive (it re-armed the watchdog)
         const colon = line.indexOf(':');
         const field = colon === -1 ? line : line.slice(0, colon);
         let value = colon === -1 ? '' : line.slice(colon + 1);
@@ -137,13 +136,6 @@ export class DeskStream {
         else if (field === 'id' && !value.includes('\0')) event.id = value;
       }
     }
-  }
-
-  comment(text) {
-    // The server opens with "fieldops desk stream from event N": where a fresh stream starts,
-    // so a disconnect before the first event can still resume without a gap.
-    const match = /from event (\d+)/.exec(text);
-    if (match && this.lastId === null) this.lastId = Number(match[1]);
   }
 
   dispatch(event) {

@@ -5,9 +5,10 @@ import { age, countdown } from './countdown.js';
 import { $, h, replace } from './dom.js';
 import { keepFocus } from './focus.js';
 import { t } from './i18n.js';
-import { buildingLabel, kindLabel, placeLabel, severityLabel, statusLabel, typeLabel } from './labels.js';
+import {
+  assigneeLabel, buildingLabel, kindLabel, placeLabel, severityLabel, statusLabel, titleLabel, typeLabel,
+} from './labels.js';
 import { nextClock } from './sla.js';
-import { staffName } from './staff.js';
 import * as store from './store.js';
 import { fmtWhen, parseTime } from './time.js';
 
@@ -64,8 +65,8 @@ function matches(ticket) {
   if (filters.kind && ticket.kind !== filters.kind) return false;
   if (filters.status && ticket.status !== filters.status) return false;
   if (filters.search) {
-    const haystack = [ticket.id, ticket.title, ticket.description, ticket.unit, ticket.device, ticket.building,
-      ticket.requester_name, ticket.requester_phone, typeLabel(ticket), placeLabel(ticket)]
+    const haystack = [ticket.id, ticket.title, titleLabel(ticket), ticket.description, ticket.unit, ticket.device, ticket.building,
+      ticket.requester_name, ticket.requester_phone, typeLabel(ticket), placeLabel(ticket), ticket.assignee_name]
       .filter(Boolean).join(' ').toLowerCase();
     if (!haystack.includes(filters.search)) return false;
   }
@@ -102,13 +103,13 @@ function row(ticket) {
   h('td', {}, h('span', { class: `sev sev-${ticket.severity}` }, severityLabel(ticket.severity))),
   h('td', { class: 'num' }, `#${ticket.id}`),
   h('td', {}, typeLabel(ticket)),
-  h('td', { class: 'title-cell' }, ticket.title,
+  h('td', { class: 'title-cell' }, titleLabel(ticket),
     ticket.requester_name ? h('span', { class: 'sub' }, ticket.requester_name) : null),
   h('td', {}, placeLabel(ticket)),
   h('td', {}, h('span', { class: `status status-${ticket.status}` }, statusLabel(ticket.status)),
     ticket.delay_announced_at ? h('span', { class: 'badge' }, t('tickets.delay_announced')) : null,
     ticket.escalation_level ? h('span', { class: 'badge escalated' }, t('tickets.escalated', { n: ticket.escalation_level })) : null),
-  h('td', {}, staffName(ticket.assignee_id) || h('span', { class: 'muted' }, t('tickets.unassigned'))),
+  h('td', {}, assigneeLabel(ticket) || h('span', { class: 'muted' }, t('tickets.unassigned'))),
   h('td', { class: 'num' }, fmtWhen(parseTime(ticket.opened_at)), h('span', { class: 'sub' }, age(ticket.opened_at))),
   h('td', { class: 'sla-cell' }, countdown(ticket)));
 }

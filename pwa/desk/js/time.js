@@ -1,7 +1,27 @@
-// Times in the site's zone, 24-hour; durations for SLA countdowns.
+// Times in the site's zone (GET /api/estate), 24-hour; durations for SLA countdowns.
 
 import { SITE_TIME_ZONE } from './config.js';
 import { language, t } from './i18n.js';
+
+let zone = SITE_TIME_ZONE;
+
+/** Show every time in this IANA zone from now on (the estate's, whatever the PC's own is). */
+export function setTimeZone(name) {
+  if (!name || name === zone) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+  } catch {
+    console.warn('unknown time zone', name);
+    return false;
+  }
+  zone = name;
+  formats.clear();
+  return true;
+}
+
+export function timeZone() {
+  return zone;
+}
 
 /** Milliseconds since the epoch from the server's ISO 8601 (microseconds are trimmed). */
 export function parseTime(value) {
@@ -15,7 +35,7 @@ const formats = new Map();
 function format(kind) {
   const key = `${language()}|${kind}`;
   if (!formats.has(key)) {
-    const options = { timeZone: SITE_TIME_ZONE, hourCycle: 'h23' };
+    const options = { timeZone: zone, hourCycle: 'h23' };
     if (kind === 'time') Object.assign(options, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
     if (kind === 'short') Object.assign(options, { hour: '2-digit', minute: '2-digit' });
     if (kind === 'datetime') {
@@ -71,4 +91,42 @@ export function fmtAgo(value, now = Date.now()) {
   if (s < 3600) return t('ago.minutes', { n: Math.floor(s / 60) });
   if (s < 86400) return t('ago.hours', { n: Math.floor(s / 3600) });
   return t('ago.days', { n: Math.floor(s / 86400) });
+}
+
+// ---- <input type="datetime-local"> in the site's zone ------------------------------------------
+
+function fieldsIn(ms) {
+  const parts = {};
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone: zone, hourCycle: 'h23', year: 'numeric',
+    month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  for (const part of format.formatToParts(ms)) parts[part.type] = part.value;
+  return parts;
+}
+
+/** The zone's offset from UTC at an instant, in minutes (Shanghai: +480). */
+function offsetAt(ms) {
+  const p = fieldsIn(ms);
+  const asUtc = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
+}
+
+/** "2026-11-27T10:00" in the site's zone, for a datetime-local input's value or min. */
+export function siteInputValue(ms) {
+  const p = fieldsIn(ms);
+  return `${p.year}-${p.month}-${p.day}T${p.hour === '24' ? '00' : p.hour}:${p.minute}`;
+}
+
+/** A datetime-local value read as the site's wall clock → ISO 8601 with its offset, or null. */
+export function siteInputToIso(value) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || '');
+  if (!match) return null;
+  const [, y, mo, d, h, mi] = match.map(Number);
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  // The offset at the wall time, corrected once for a DST change in between (China has none).
+  let offset = offsetAt(wall - offsetAt(wall) * 60000);
+  offset = offsetAt(wall - offset * 60000);
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${match[1]}-${match[2]}-${match[3]}T${match[4]}:${match[5]}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }

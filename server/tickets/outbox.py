@@ -1,0 +1,37 @@
+"""Ticket steps taken on the phone (the dispatch inbox) and replayed through its outbox.
+
+The outbox item's UUID becomes the action's client id and its device time the action's
+device time, so a replay through the outbox or a retry through the tickets API is the
+same write, answered once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import msgspec
+
+from server.tickets import lifecycle
+from server.tickets.schemas_write import TicketAction
+
+if TYPE_CHECKING:
+    from server.patrols.schemas import SyncItem
+    from server.patrols.sync import SyncContext
+
+
+class TicketActionPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    ticket_id: Annotated[int, msgspec.Meta(ge=1)]
+    action: TicketAction
+
+
+async def act_from_outbox(ctx: SyncContext, item: SyncItem) -> tuple[dict[str, Any], list[lifecycle.Outcome]]:
+    from server.patrols.sync import decode_payload
+
+    payload = decode_payload(item.payload, TicketActionPayload)
+    action = msgspec.structs.replace(
+        payload.action, client_action_id=item.id, device_time=payload.action.device_time or item.device_time
+    )
+    outcome = await lifecycle.act(
+        ctx.session, lifecycle.Actor(ctx.user, ctx.client), payload.ticket_id, action, ctx.now
+    )
+    return {"ticket_id": outcome.ticket_id, "action": outcome.action}, [outcome]
