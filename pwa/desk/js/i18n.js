@@ -5,7 +5,13 @@ import { STORAGE } from './config.js';
 export const LANGUAGES = ['zh-CN', 'en'];
 let strings = {};
 let current = 'zh-CN';
+let bundle = ''; // a page of its own (patrols.html) loads i18n/<bundle>.<lang>.json
 const listeners = new Set();
+
+/** Strings of another page: i18n/<name>.<lang>.json instead of the desk's i18n/<lang>.json. */
+export function useBundle(name) {
+  bundle = `${name}.`;
+}
 
 export function detectLanguage() {
   const saved = localStorage.getItem(STORAGE.lang);
@@ -21,8 +27,9 @@ export function detectLanguage() {
 
 export async function setLanguage(lang, { remember = false } = {}) {
   if (!LANGUAGES.includes(lang)) lang = 'en';
-  const response = await fetch(`i18n/${lang}.json`, { cache: 'no-cache' });
-  if (!response.ok) throw new Error(`i18n/${lang}.json: ${response.status}`);
+  const file = `i18n/${bundle}${lang}.json`;
+  const response = await fetch(file, { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`${file}: ${response.status}`);
   strings = await response.json();
   current = lang;
   if (remember) localStorage.setItem(STORAGE.lang, lang);

@@ -6,7 +6,9 @@ import { ApiError, currentUser, request, token } from './api.js';
 import { SITE_TIME_ZONE } from './config.js';
 import { $, h, replace } from './dom.js';
 import { download } from './patrols_csv.js';
-import { detectLanguage, language, loadLanguage, msg } from './patrols_i18n.js';
+import { detectLanguage, language, setLanguage, t as msg, useBundle } from './i18n.js';
+
+useBundle('patrols');
 
 const KINDS = ['vacant_unit', 'renovation_unit', 'public_area'];
 
@@ -386,7 +388,7 @@ function wire() {
   $('#drill-close').addEventListener('click', () => { state.drill = null; renderDrill(); });
   $('#drill-kind').addEventListener('change', () => { state.drillKind = $('#drill-kind').value; renderDrill(); });
   $('#lang-select').addEventListener('change', async () => {
-    await loadLanguage($('#lang-select').value, { remember: true });
+    await setLanguage($('#lang-select').value, { remember: true });
     whoAmI();
     if (!$('#signin').hidden) $('#signin-text').textContent = msg(token() ? 'auth.expired' : 'auth.need_login');
     render();
@@ -399,7 +401,7 @@ function whoAmI() {
 }
 
 async function main() {
-  await loadLanguage(detectLanguage());
+  await setLanguage(detectLanguage());
   $('#lang-select').value = language();
   wire();
   if (!token()) return signIn('auth.need_login');
