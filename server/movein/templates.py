@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from server.patrols.templates import ChecklistTemplate, TemplateItem
+from server.patrols.templates import ChecklistTemplate, TemplateItem, load_versioned
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "checklists"
@@ -72,13 +72,7 @@ def _flat(name: str, version: int) -> ChecklistTemplate:
 @cache
 def all_templates() -> dict[tuple[str, int], MoveInTemplate]:
     """Every move-in template version shipped in the package, keyed by (name, version)."""
-    found: dict[tuple[str, int], MoveInTemplate] = {}
-    for path in sorted(TEMPLATE_DIR.glob("*.toml")):
-        template = msgspec.convert(tomllib.loads(path.read_text("utf-8")), MoveInTemplate)
-        if path.name != f"{template.name}.v{template.version}.toml":
-            raise ValueError(f"{path.name} declares {template.name} v{template.version}")
-        found[(template.name, template.version)] = template
-    return found
+    return load_versioned(TEMPLATE_DIR, MoveInTemplate)
 
 
 def get(name: str, version: int) -> MoveInTemplate | None:

@@ -9,12 +9,37 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "checklists"
 ItemType = Literal["check", "number", "text", "photo"]
+
+
+class _Versioned(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Versioned)
+
+
+def load_versioned(directory: Path, kind: type[T]) -> dict[tuple[str, int], T]:
+    """Every ``<name>.v<version>.toml`` in ``directory``, keyed by (name, version).
+
+    A file whose name disagrees with its content is refused: the name is how a record
+    answered with that version finds it again.
+    """
+    found: dict[tuple[str, int], T] = {}
+    for path in sorted(directory.glob("*.toml")):
+        template = msgspec.convert(tomllib.loads(path.read_text("utf-8")), kind)
+        if path.name != f"{template.name}.v{template.version}.toml":
+            raise ValueError(f"{path.name} declares {template.name} v{template.version}")
+        found[(template.name, template.version)] = template
+    return found
 
 
 class MeterCheck(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -51,13 +76,7 @@ class ChecklistTemplate(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 @cache
 def all_templates() -> dict[tuple[str, int], ChecklistTemplate]:
     """Every template version shipped in the package, keyed by (name, version)."""
-    found: dict[tuple[str, int], ChecklistTemplate] = {}
-    for path in sorted(TEMPLATE_DIR.glob("*.toml")):
-        template = msgspec.convert(tomllib.loads(path.read_text("utf-8")), ChecklistTemplate)
-        if path.name != f"{template.name}.v{template.version}.toml":
-            raise ValueError(f"{path.name} declares {template.name} v{template.version}")
-        found[(template.name, template.version)] = template
-    return found
+    return load_versioned(TEMPLATE_DIR, ChecklistTemplate)
 
 
 def latest(name: str) -> ChecklistTemplate:
