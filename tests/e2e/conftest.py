@@ -105,29 +105,4 @@ def open_desk(browser: Any, server: LiveServer) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the desk page: {errors}"
 
 
-def staff_id(server: LiveServer, username: str) -> int:
-    with server.api("desk") as api:
-        people = api.get("/api/staff").json()
-    return int(next(p["id"] for p in people if p["username"] == username))
-
-
-def new_request(server: LiveServer, **fields: Any) -> dict[str, Any]:
-    """Open a request through the API as the desk would; returns the ticket."""
-    body = {
-        "kind": "repair",
-        "title": "厨房水管漏水",
-        "source": "phone",
-        "building": "b1",
-        "unit": "b1-1203",
-        "requester_name": "王伟",
-        "requester_phone": "13800001203",
-        "needs_on_site": True,
-        **fields,
-    }
-    with server.api("desk") as api:
-        response = api.post("/api/tickets", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 DURATION = re.compile(r"\d+:\d\d")

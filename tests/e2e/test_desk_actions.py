@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import new_request, require_browser_and_broker, staff_id
+from tests.e2e.conftest import require_browser_and_broker
+from tests.support.desk_requests import new_request, staff_id
 from tests.support.live_server import LiveServer
 from tests.support.publisher import Publisher, event, topic
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import new_request, staff_id
+from tests.support.desk_requests import new_request, staff_id
 from tests.support.live_server import LiveServer
 from tests.support.publisher import Publisher, topic
 

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.broker import mosquitto_binary
 from tests.support.browser import CHROMIUM, chromium_available
+from tests.support.desk_requests import staff_id
 from tests.support.live_server import LiveServer
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN", "device_scale_factor": 2}
@@ -71,31 +72,6 @@ def go_online(context: Any, page: Any) -> None:
     context.unroute("**/api/**")
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")  # as the OS would on reconnect
-
-
-def staff_id(server: LiveServer, username: str) -> int:
-    with server.api("desk") as api:
-        people = api.get("/api/staff", params={"building": "b1"}).json()
-    return int(next(p["id"] for p in people if p["username"] == username))
-
-
-def new_ticket(server: LiveServer, **fields: Any) -> dict[str, Any]:
-    """A request opened at the desk (a phone call): repair in 1# 1203, needs someone on site."""
-    body = {
-        "kind": "repair",
-        "title": "厨房水管漏水",
-        "source": "phone",
-        "building": "b1",
-        "unit": "b1-1203",
-        "requester_name": "王伟",
-        "requester_phone": "13800001203",
-        "needs_on_site": True,
-        **fields,
-    }
-    with server.api("desk") as api:
-        response = api.post("/api/tickets", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def dispatch(server: LiveServer, ticket_id: int, username: str = "spec1") -> dict[str, Any]:

@@ -26,7 +26,6 @@ from tests.pwa.inbox_support import (
     go_offline,
     go_online,
     log_in,
-    new_ticket,
     parse,
     require_browser_and_broker,
     sla,
@@ -37,6 +36,7 @@ from tests.pwa.inbox_support import (
     watch_errors,
 )
 from tests.support.browser import chromium, persistent_chromium
+from tests.support.desk_requests import new_request as new_ticket
 from tests.support.live_server import LiveServer, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
