@@ -4,7 +4,8 @@
     fieldops bridge --simulate estate.toml --rate 0 --scenario trapped --device b1-el1 --duration 5
 
 What it produces: telemetry at about ``--rate`` messages per second, and incidents at a
-steady pace per simulated hour whatever the rate (``INCIDENTS_PER_HOUR``):
+steady pace per simulated hour whatever the rate (``INCIDENTS_PER_HOUR``; none with
+``--rate 0``, which plays only the scenario):
 
 - meter ``reading``s whose cumulative registers follow a residential daily
   curve (morning and evening peaks, near nothing at night) — a deterministic
@@ -408,6 +409,8 @@ class Simulator:
         choices[-1][1]()
 
     def _schedule_incidents(self) -> None:
+        if self.rate <= 0:
+            return  # --rate 0 is a scenario-only run: nothing but the scenario's own story
         actions = {"call": self._call if self.intercoms else None, "fault": self._fault,
                    "offline": self._offline_spell}
         for name, per_hour in self.incidents_per_hour.items():
