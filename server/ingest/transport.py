@@ -64,6 +64,7 @@ POLL_INTERVAL_S = 0.002
 _SESSION_TAKEN_OVER = 0x8E
 # How long the network thread sleeps between checks while the buffer is full.
 _BACKPRESSURE_WAIT_S = 0.01
+STOP_FLUSH_S = 5.0  # how long stop() waits for the queued PUBACKs and the DISCONNECT to go out
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ class MqttTransport:
         # Guards the connection state below and makes "check generation, queue PUBACK"
         # atomic against a disconnect (see ack()).
         self._lock = threading.Lock()
+        self._disconnected = threading.Event()  # set by on_disconnect: the DISCONNECT went out
         self._room = threading.Condition(threading.Lock())
         self._producer_waiting = False
         self._client: _Client | None = None
@@ -282,6 +284,9 @@ class MqttTransport:
         self._stopping = True
         with self._room:
             self._room.notify_all()  # a network thread waiting for room must see _stopping
+        with self._lock:
+            connected = self._session_up
+        self._disconnected.clear()
         if end_session and self.protocol == "v5":
             props = Properties(PacketTypes.DISCONNECT)
             props.SessionExpiryInterval = 0
@@ -290,6 +295,12 @@ class MqttTransport:
             if end_session:
                 log.warning("MQTT 3.1.1 cannot end a session on disconnect; the broker keeps it")
             client.disconnect()
+        # paho's loop_stop() does not flush: stopping the network thread straight away can
+        # drop the last queued PUBACKs, and the broker then redelivers messages we committed.
+        # The queue is FIFO, so once the DISCONNECT is written (on_disconnect) the acks are out.
+        if connected and not self._disconnected.wait(STOP_FLUSH_S):
+            log.warning("MQTT DISCONNECT not sent within %.0f s; unsent PUBACKs will be redelivered",
+                        STOP_FLUSH_S)
         client.loop_stop()
         with self._lock:
             self._session_up = False
@@ -466,6 +477,7 @@ class MqttTransport:
             self._generation += 1
             self._state_since = time.monotonic()
         if self._stopping:
+            self._disconnected.set()
             return
         if reason_code.value == _SESSION_TAKEN_OVER:
             log.error(
