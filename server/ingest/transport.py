@@ -65,6 +65,8 @@ _SESSION_TAKEN_OVER = 0x8E
 # How long the network thread sleeps between checks while the buffer is full.
 _BACKPRESSURE_WAIT_S = 0.01
 STOP_FLUSH_S = 5.0  # how long stop() waits for the queued PUBACKs and the DISCONNECT to go out
+# Unsubscribed (never subscribed) on stop: its UNSUBACK proves the broker has read our PUBACKs.
+STOP_BARRIER_FILTER = "fieldops/_stop_barrier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,8 @@ class MqttTransport:
         # atomic against a disconnect (see ack()).
         self._lock = threading.Lock()
         self._disconnected = threading.Event()  # set by on_disconnect: the DISCONNECT went out
+        self._barrier_passed = threading.Event()  # set by the UNSUBACK of stop()'s barrier
+        self._barrier_mid: int | None = None
         self._room = threading.Condition(threading.Lock())
         self._producer_waiting = False
         self._client: _Client | None = None
@@ -286,6 +290,8 @@ class MqttTransport:
             self._room.notify_all()  # a network thread waiting for room must see _stopping
         with self._lock:
             connected = self._session_up
+        if connected:
+            self._wait_for_broker_to_read_acks(client)
         self._disconnected.clear()
         if end_session and self.protocol == "v5":
             props = Properties(PacketTypes.DISCONNECT)
@@ -295,9 +301,7 @@ class MqttTransport:
             if end_session:
                 log.warning("MQTT 3.1.1 cannot end a session on disconnect; the broker keeps it")
             client.disconnect()
-        # paho's loop_stop() does not flush: stopping the network thread straight away can
-        # drop the last queued PUBACKs, and the broker then redelivers messages we committed.
-        # The queue is FIFO, so once the DISCONNECT is written (on_disconnect) the acks are out.
+        # paho's loop_stop() does not flush, so wait until the DISCONNECT has been written.
         if connected and not self._disconnected.wait(STOP_FLUSH_S):
             log.warning("MQTT DISCONNECT not sent within %.0f s; unsent PUBACKs will be redelivered",
                         STOP_FLUSH_S)
@@ -309,6 +313,26 @@ class MqttTransport:
         self._client = None
         log.info("MQTT transport stopped (%d messages left unacknowledged in the buffer)",
                  len(self._buffer))
+
+    def _wait_for_broker_to_read_acks(self, client: _Client) -> None:
+        """Round-trip an UNSUBSCRIBE so the broker has read every PUBACK before we close.
+
+        Writing the PUBACKs is not enough. paho closes the socket right after the
+        DISCONNECT; if a message the broker sent meanwhile is still unread, the kernel
+        answers the close with a reset and throws away what it had not yet sent, and the
+        broker redelivers messages we committed (tests/ingest/test_transport.py floods
+        the connection while stopping to show it). The broker handles a connection's
+        packets in order, so the UNSUBACK comes after it has processed our PUBACKs.
+        """
+        self._barrier_passed.clear()
+        with self._lock:
+            rc, mid = client.unsubscribe(STOP_BARRIER_FILTER)
+            self._barrier_mid = mid
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            return
+        if not self._barrier_passed.wait(STOP_FLUSH_S):
+            log.warning("MQTT broker did not answer within %.0f s while stopping; "
+                        "acknowledged messages may be redelivered", STOP_FLUSH_S)
 
     async def leave_group(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109 - a bound, not a cancel
         """Unsubscribe so the broker routes nothing more to this session; True once confirmed.
@@ -458,6 +482,11 @@ class MqttTransport:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
+        with self._lock:
+            barrier = mid == self._barrier_mid
+        if barrier:
+            self._barrier_passed.set()
+            return
         self._subscribed = False
         log.info("MQTT unsubscribed from %s", self.topic_filter)
 

@@ -97,7 +97,7 @@ async def test_mosquitto_child_serves_mqtt5_and_keeps_sessions_across_restarts(
         publish(url, events("m", 5))
         got = await collect(transport, 5)
         transport.ack(got)
-        transport.stop()
+        await asyncio.to_thread(transport.stop)
         publish(url, events("m", 7, start=5))  # queued in the stopped server's session
 
         await broker.stop()
@@ -110,7 +110,7 @@ async def test_mosquitto_child_serves_mqtt5_and_keeps_sessions_across_restarts(
         got = await collect(transport, 7)
         assert payloads(got) == [f"m-{n}".encode() for n in range(5, 12)]
         transport.ack(got)
-        transport.stop()
+        await asyncio.to_thread(transport.stop)
     finally:
         await broker.stop()
 
@@ -193,14 +193,14 @@ async def test_amqtt_delivers_qos1_to_the_transport_over_mqtt_311(
         assert {m.qos for m in got} == {1}
         assert transport.ack(got) == 20
     finally:
-        transport.stop()
+        await asyncio.to_thread(transport.stop)
 
 
 async def test_amqtt_keeps_messages_for_a_stopped_persistent_session(
     amqtt_broker: EmbeddedBroker,
 ) -> None:
     url = amqtt_broker.url
-    (await started(MqttTransport(url, client_id="srv", protocol="v311"))).stop()
+    await asyncio.to_thread((await started(MqttTransport(url, client_id="srv", protocol="v311"))).stop)
     await asyncio.to_thread(publish, url, events("q", 10), protocol=mqtt.MQTTv311)
 
     transport = MqttTransport(url, client_id="srv", protocol="v311")
@@ -216,7 +216,7 @@ async def test_amqtt_keeps_messages_for_a_stopped_persistent_session(
         assert {m.retain for m in got} == {True}
         await eventually(lambda: transport.subscribed, "subscription")
     finally:
-        transport.stop()
+        await asyncio.to_thread(transport.stop)
 
 
 async def test_amqtt_does_not_redeliver_what_was_delivered_but_not_acked(
@@ -230,13 +230,13 @@ async def test_amqtt_does_not_redeliver_what_was_delivered_but_not_acked(
     first = await started(MqttTransport(url, client_id="srv", protocol="v311"))
     await asyncio.to_thread(publish, url, events("lost", 5), protocol=mqtt.MQTTv311)
     await collect(first, 5)
-    first.stop()  # without acking
+    await asyncio.to_thread(first.stop)  # without acking
 
     second = await started(MqttTransport(url, client_id="srv", protocol="v311"))
     try:
         assert await until_sentinel(second, url, protocol=mqtt.MQTTv311) == []
     finally:
-        second.stop()
+        await asyncio.to_thread(second.stop)
 
 
 @pytest.mark.parametrize(
