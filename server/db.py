@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, SessionTransactionOrigin
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic can alter them on SQLite (batch mode) and PostgreSQL.
@@ -92,8 +92,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class UnitOfWorkSession(Session):
+    """The ORM session every part of the server uses (see ``_sqlite_write_lock_up_front``)."""
+
+
+@event.listens_for(UnitOfWorkSession, "after_begin")
+def _sqlite_write_lock_up_front(
+    session: Session, transaction: SessionTransaction, connection: Any
+) -> None:
+    """On SQLite, an explicit ``session.begin()`` takes the write lock at once (BEGIN IMMEDIATE).
+
+    A deferred transaction that has read (a savepoint starts one) cannot upgrade to a
+    write once another connection has committed: SQLite fails at once with "database
+    is locked", without waiting for busy_timeout. Taking the lock up front waits
+    instead. Reads (GET requests, the desk stream) open sessions with
+    ``info={"read_only": True}`` or without ``begin()``, so they never queue for it.
+    """
+    if connection.dialect.name != "sqlite" or session.info.get("read_only"):
+        return
+    if transaction.origin is SessionTransactionOrigin.BEGIN:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=UnitOfWorkSession)
 
 
 async def session_scope(

@@ -17,9 +17,16 @@ DbSession = NamedDependency[AsyncSession]
 User = NamedDependency[CurrentUser]
 
 
-async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
-    """A session inside a transaction: committed when the handler returns, rolled back on error."""
-    async with state.sessionmaker() as session, session.begin():
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction: committed when the handler returns, rolled back on error.
+
+    Reads do not queue for SQLite's write lock (server/db.py, UnitOfWorkSession).
+    """
+    read_only = request.method in READ_METHODS
+    async with state.sessionmaker(info={"read_only": read_only}) as session, session.begin():
         yield session
 
 

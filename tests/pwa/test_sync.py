@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.devices.models import Device, MeterReading
@@ -238,3 +240,47 @@ async def test_token_refresh_and_tag_sheet(pclient: Client) -> None:
     assert (await pclient.get("/api/patrols/buildings/b2/tags.svg", headers=headers)).status_code == 404
     html = await pclient.get("/api/patrols/buildings/b1/tags.html", headers=headers)
     assert html.text.count("<svg") == int(sheet.headers["x-total-pages"])
+
+
+async def test_a_sync_waits_for_another_writer_instead_of_failing(
+    papp: Litestar, pclient: Client, pdb: Sessions, patrol_db_url: str
+) -> None:
+    """SQLite: another connection commits between the sync's first read and its first
+    write (the ingest consumer does this all day). A deferred transaction cannot upgrade
+    its stale snapshot and fails at once ("database is locked", busy_timeout does not
+    apply), which the phone saw as a 500. The sync must take the write lock up front."""
+    if not patrol_db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's row locks have no such failure")
+    path = patrol_db_url.split("///", 1)[1]
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE foreign_writes (n INTEGER)")
+    attempts: list[str] = []
+
+    def another_writer_commits(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if attempts or not statement.lstrip().upper().startswith("INSERT"):
+            return
+        foreign = sqlite3.connect(path, timeout=0.2)
+        try:
+            foreign.execute("INSERT INTO foreign_writes VALUES (1)")
+            foreign.commit()
+            attempts.append("committed")  # the sync's snapshot is now stale
+        except sqlite3.OperationalError as exc:
+            attempts.append(f"waited: {exc}")  # the sync already holds the write lock
+        finally:
+            foreign.close()
+
+    headers = await login(pclient, "spec1")
+    checkpoint = await _vacant(pclient, headers)
+    now = datetime.now(UTC)
+    engine = papp.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", another_writer_commits)
+    try:
+        response = await pclient.post(
+            "/api/patrols/sync", json=batch([scan_item(checkpoint["tag"], now)]), headers=headers
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", another_writer_commits)
+    assert attempts, "the other writer never ran"
+    assert response.status_code == 200, response.text
+    assert [a["status"] for a in response.json()["accepted"]] == ["created"]
+    assert await _count(pdb, PatrolScan) == 1
