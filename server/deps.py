@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.schemas import CurrentUser
+from server.db import WRITE_LOCK
 
 # Handler parameters named `db` and `user` receive these (Litestar named dependencies).
 DbSession = NamedDependency[AsyncSession]
@@ -23,10 +24,10 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     """A session inside a transaction: committed when the handler returns, rolled back on error.
 
-    Reads do not queue for SQLite's write lock (server/db.py, UnitOfWorkSession).
+    Writes take SQLite's write lock up front; reads never queue for it (server/db.py).
     """
-    read_only = request.method in READ_METHODS
-    async with state.sessionmaker(info={"read_only": read_only}) as session, session.begin():
+    info = {} if request.method in READ_METHODS else WRITE_LOCK
+    async with state.sessionmaker(info=dict(info)) as session, session.begin():
         yield session
 
 

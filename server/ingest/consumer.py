@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.db import WRITE_LOCK
 from server.ingest.batch import BatchResult, BatchWriter, Message
 from server.ingest.directory import DeviceDirectory
 from server.observability.metrics import Metrics
@@ -132,7 +133,9 @@ class Consumer:
             self._after_commit([message], result)
 
     async def _commit(self, batch: Sequence[Message]) -> BatchResult:
-        async with self.sessionmaker() as session, session.begin():
+        # The write lock up front: a "database is locked" here would hold the stream as if
+        # the database were down (server/db.py).
+        async with self.sessionmaker(info=dict(WRITE_LOCK)) as session, session.begin():
             return await self.writer.write(session, batch)
 
     async def _commit_poison(self, message: Any, exc: Exception) -> BatchResult:
