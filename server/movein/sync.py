@@ -272,7 +272,10 @@ async def _register_cards(session: AsyncSession, user: CurrentUser, site_id: int
                 card.unit_id, card.resident_id, card.holder = unit.id, resident.id, payload.owner_name
             await session.flush()
     except IntegrityError:
-        raise Conflict("An access card was registered by someone else just now; sync again.") from None
+        raise Conflict(
+            "An access card was registered by someone else just now; sync again.",
+            code="client_action.in_flight",
+        ) from None
 
 
 def _hand_over(unit: Unit, payload: MoveInPayload, tz: ZoneInfo) -> None:

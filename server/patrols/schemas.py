@@ -67,6 +67,9 @@ class ItemFailure(msgspec.Struct):
     title: str
     detail: str
     extra: dict[str, Any] = {}
+    # The refusal's stable name (errors.DomainError.code): the phone tells "this UUID was
+    # used for other content" (client_action.reused) from a step the server refuses now.
+    code: str = "bad_request"
 
 
 class SyncResult(msgspec.Struct):

@@ -122,7 +122,8 @@ async def sync_batch(
                 result, new_tickets = await _one(context, kinds[item.kind], item, earlier)
         except DomainError as exc:
             failed = ItemFailure(
-                id=item.id, status=exc.status, title=exc.title, detail=exc.detail, extra=dict(exc.extra)
+                id=item.id, status=exc.status, title=exc.title, detail=exc.detail,
+                extra=dict(exc.extra), code=exc.code,
             )
             break
         accepted.append(result)
@@ -149,6 +150,7 @@ async def _one(
             raise Conflict(
                 "This outbox item was already synced with different content; nothing "
                 "was changed. Export it and tell your supervisor.",
+                code="client_action.reused",
                 item_id=item.id,
             )
         return ItemResult(id=item.id, status="replayed", result=dict(seen.result)), []

@@ -314,3 +314,49 @@ def test_without_push_the_open_inbox_polls_for_new_dispatches(server: LiveServer
         assert set(_inbox_ids(page)) >= before
         assert not errors, errors
         context.close()
+
+
+def test_a_step_on_a_ticket_cancelled_meanwhile_is_refused_then_removed_and_the_rest_syncs(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    cancelled = new_ticket(server, title="重复报修：楼道灯", unit="b1-0701")
+    kept = new_ticket(server, title="楼道灯不亮", unit="b1-0702")
+    for t in (cancelled, kept):
+        dispatch(server, t["id"])
+
+    with persistent_chromium(tmp_path / "profile", **PHONE) as context:
+        page = context.pages[0] if context.pages else context.new_page()
+        errors = watch_errors(page)
+        log_in(page, server.base_url)
+        _open_inbox(page)
+        until(lambda: {cancelled["id"], kept["id"]} <= set(_inbox_ids(page)), what="both tickets")
+        go_offline(context)
+        _row(page, cancelled["id"]).locator("button[data-action=arrive]").click()
+        _row(page, kept["id"]).locator("button[data-action=arrive]").click()
+        until(lambda: "待同步 2 条" in page.inner_text("#pending"), what="2 pending")
+        # Meanwhile the desk cancels the first ticket (a duplicate report).
+        with server.api("desk") as api:
+            response = api.post(
+                f"/api/tickets/{cancelled['id']}/actions", json={"action": "cancel", "reason": "重复报单"}
+            )
+        assert response.status_code == 200, response.text
+
+        go_online(context, page)
+        banner = page.wait_for_selector("#conflict:not([hidden])")
+        # Refused as the ticket is now, in the server's words; not "synced with other content".
+        assert "服务器拒绝（409）" in banner.inner_text()
+        assert "cancelled" in banner.inner_text()
+        assert "冲突" not in banner.inner_text()
+        assert ticket(server, kept["id"])["status"] == "dispatched"  # waits behind it, in order
+
+        page.goto(f"{server.base_url}/app/")
+        page.click("button:has-text('待同步')")
+        page.wait_for_selector("ul.pending li.rejected")
+        with page.expect_download() as download:
+            page.click("ul.pending li.rejected button")
+        assert download.value.suggested_filename.endswith(".json")  # kept for the supervisor
+        page.evaluate(OUTBOX + "(o => o.sync({force: true}))")
+        until(lambda: "已全部同步" in page.inner_text("#pending"), what="the rest synced")
+        assert ticket(server, kept["id"])["status"] == "on_site"
+        assert ticket(server, cancelled["id"])["status"] == "cancelled"
+        assert not errors, errors

@@ -211,6 +211,7 @@ async def test_an_arrival_synced_late_keeps_the_phone_time_beside_the_server_tim
     status, body = await _sync(pclient, spec, [changed], clock.now)
     assert status == 409
     assert body["failed"]["id"] == resolve["id"]
+    assert body["failed"]["code"] == "client_action.reused"  # the phone shows it as a conflict
     assert body["accepted"] == []
     assert (await _ticket(pclient, spec, ticket_id))["resolution_note"] == "已关闭总阀并更换水管"
 
@@ -240,6 +241,8 @@ async def test_a_refused_step_stops_the_batch_there_and_keeps_the_steps_before_i
     assert [a["id"] for a in body["accepted"]] == [items[0]["id"]]
     assert body["failed"]["id"] == items[1]["id"]
     assert "cancelled" in body["failed"]["detail"]
+    # Refused as it is now, not "already synced with other content": the phone says so.
+    assert body["failed"]["code"] == "ticket.wrong_status"
     assert (await _ticket(pclient, spec, first))["status"] == "dispatched"  # the third did not run
     assert [a["action"] for a in (await _ticket(pclient, spec, first))["audit"]][-1] == "on_my_way"
 

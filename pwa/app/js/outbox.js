@@ -143,10 +143,13 @@ async function sendBatch(chunk) {
   await kvSet("server_offset_ms", Date.parse(server_time) - Date.now());
   if (!failed) return null;
   const item = chunk.find((c) => c.id === failed.id);
-  // 409: this UUID was already synced with other content — never retried, never overwritten;
-  // shown to the specialist. Other 4xx: the server refuses the item as it is.
-  item.state = failed.status === 409 ? "conflict" : "rejected";
-  item.error = { status: failed.status, title: failed.title, detail: failed.detail };
+  // A race on the server ("being applied by another request"): the item stays pending.
+  if (failed.code === "client_action.in_flight") return backoff();
+  // client_action.reused: this UUID was already synced with other content — never retried,
+  // never overwritten; shown to the specialist. Anything else (a step on a ticket the desk
+  // cancelled meanwhile, a unit already handed over): the server refuses the item as it is.
+  item.state = failed.code === "client_action.reused" ? "conflict" : "rejected";
+  item.error = { status: failed.status, title: failed.title, detail: failed.detail, code: failed.code };
   await put("outbox", item);
   await kvSet("last_sync", new Date().toISOString());
   return item.state;
@@ -162,7 +165,11 @@ async function failed(error) {
     if (head) { head.state = "conflict"; head.error = { status: 409, detail: error.message }; await put("outbox", head); }
     return "conflict";
   }
-  // Network or server trouble: exponential backoff, 2, 4, 8 … up to 300 s.
+  return backoff();
+}
+
+// Network or server trouble: exponential backoff, 2, 4, 8 … up to 300 s.
+async function backoff() {
   const attempts = (await kvGet("attempts", 0)) + 1;
   await kvSet("attempts", attempts);
   await kvSet("retry_at", Date.now() + Math.min(MAX_BACKOFF_S, 2 ** attempts) * 1000);
