@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from litestar import Controller, delete, get, put
+from litestar import Controller, Request, delete, get, put
 from litestar.params import FromPath, JSONBody
 
 from server.auth.guards import requires_role
 from server.calendar import overrides
 from server.calendar.schemas import CalendarDayUpdate, CalendarYear
-from server.db import utcnow
 from server.deps import DbSession, User
 from server.errors import InvalidInput
 
@@ -31,10 +30,10 @@ class CalendarController(Controller):
 
     @put("/days/{day:date}", guards=[requires_role(*EDITORS)], status_code=200,
          summary="Make a day working or not at the site (over the official schedule)")
-    async def set_day(self, db: DbSession, user: User, site_slug: FromPath[str], day: FromPath[date],
-                      data: JSONBody[CalendarDayUpdate]) -> CalendarYear:
+    async def set_day(self, request: Request, db: DbSession, user: User, site_slug: FromPath[str],
+                      day: FromPath[date], data: JSONBody[CalendarDayUpdate]) -> CalendarYear:
         await overrides.set_day(db, site_slug, day, is_working=data.is_working, note=data.note,
-                                editor_id=user.id, now=utcnow())
+                                editor_id=user.id, now=request.app.state.clock())
         return await overrides.year_view(db, site_slug, day.year)
 
     @delete("/days/{day:date}", guards=[requires_role(*EDITORS)], status_code=204,

@@ -258,3 +258,22 @@ async def test_a_refused_step_stops_the_batch_there_and_keeps_the_steps_before_i
     other = await login(pclient, "spec2")
     status, body = await _sync(pclient, other, [step(first, "arrive", t0)], t0)
     assert status == 404, body
+
+
+async def test_the_sla_view_runs_on_the_apps_clock(pclient: Client, clock: Clock) -> None:
+    """The phone's and desk's "time left" read /sla: it must agree with the deadlines the
+    lifecycle set on the same clock (a test clock here; NTP-stepped time in production)."""
+    t0 = clock.now = datetime.now(UTC).replace(microsecond=0)
+    desk = await login(pclient, "desk")
+    spec1 = await _staff_id(pclient, desk, "spec1")
+    ticket_id = await _dispatched(pclient, desk, "门禁无法开门", spec1)
+
+    clock.now = t0 + 14 * MINUTE
+    response = await pclient.get(f"/api/tickets/{ticket_id}/sla", headers=desk)
+    assert response.status_code == 200, response.text
+    assert {c["clock"]: c for c in response.json()["clocks"]}["on_site"]["state"] == "running"
+
+    clock.now = t0 + 16 * MINUTE
+    response = await pclient.get(f"/api/tickets/{ticket_id}/sla", headers=desk)
+    on_site = {c["clock"]: c for c in response.json()["clocks"]}["on_site"]
+    assert (on_site["state"], on_site["breached"]) == ("overdue", True)
