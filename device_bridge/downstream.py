@@ -26,6 +26,9 @@ from device_bridge.mqtt import BrokerUrl, new_client
 log = logging.getLogger("device_bridge.downstream")
 
 RECEIVE_MAXIMUM: Final = 2000
+STOP_WAIT_S: Final = 5.0
+# Unsubscribed (never subscribed) on stop: its UNSUBACK proves the broker has read our PUBACKs.
+STOP_BARRIER_FILTER: Final = "fieldops-bridge/_stop_barrier"
 
 
 class SourceClient:
@@ -48,11 +51,16 @@ class SourceClient:
         self._keepalive = keepalive
         self._session_expiry = session_expiry
         self._stopping = False
+        self._barrier_mid: int | None = None
+        self._barrier_lock = threading.Lock()  # the UNSUBACK may come before unsubscribe() returns
+        self._barrier_passed = threading.Event()
+        self._disconnected = threading.Event()
         self.client = new_client(url, client_id, manual_ack=True)
         self.client.reconnect_delay_set(1, 10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_unsubscribe
         self.client.on_message = self._on_message
 
     def add_filter(self, topic_filter: str) -> None:
@@ -95,11 +103,19 @@ class SourceClient:
         if not self._pending_suback:
             self.subscribed.set()
 
+    def _on_unsubscribe(
+        self, client: Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
+    ) -> None:
+        with self._barrier_lock:
+            if mid == self._barrier_mid:
+                self._barrier_passed.set()
+
     def _on_disconnect(
         self, client: Client, userdata: Any, flags: DisconnectFlags, reason: ReasonCode, props: Any
     ) -> None:
         self.subscribed.clear()
         if self._stopping:
+            self._disconnected.set()
             return
         log.warning("lost the local broker %s (%s); reconnecting", self.url.redacted(), reason)
 
@@ -122,8 +138,28 @@ class SourceClient:
         self.client.loop_start()
 
     def stop(self) -> None:
+        """Disconnect without losing a PUBACK already queued, so committed messages are not
+        redelivered (the spool's fingerprints would absorb them, at a cost).
+
+        paho's loop_stop() does not flush, and paho closes the socket right after the
+        DISCONNECT: with inbound data still unread the kernel resets the connection and
+        drops what it had not sent. An UNSUBACK round trip first proves the broker has
+        read our PUBACKs (it handles a connection's packets in order); see
+        docs/mosquitto.md and server/ingest/transport.py.
+        """
         self._stopping = True
-        self.client.disconnect()
+        if self.client.is_connected():
+            self._barrier_passed.clear()
+            self._disconnected.clear()
+            with self._barrier_lock:
+                _rc, self._barrier_mid = self.client.unsubscribe(STOP_BARRIER_FILTER)
+            if not self._barrier_passed.wait(STOP_WAIT_S):
+                log.warning("local broker did not answer while stopping; committed messages "
+                            "may be redelivered (the spool skips them)")
+            self.client.disconnect()
+            self._disconnected.wait(STOP_WAIT_S)
+        else:
+            self.client.disconnect()
         self.client.loop_stop()
 
 
