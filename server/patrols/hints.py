@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.calendar import official
 from server.calendar.service import CalendarNotCovered, WorkingCalendar, load_calendar
-from server.devices.models import Device, MeterReading
+from server.devices.models import Device
+from server.devices.readings import latest_reading
 from server.estates.models import Site
 from server.patrols.models import Checkpoint
 
@@ -72,17 +73,6 @@ def renovation_hint(
 
 def _official_name(day: date) -> str | None:
     return next((d.name for d in official.special_days(day.year) if d.day == day), None)
-
-
-async def latest_reading(session: AsyncSession, unit_id: int, quantity: str) -> MeterReading | None:
-    """The unit's smart meter's last reading of ``quantity`` (by the meter's own timestamp)."""
-    return await session.scalar(
-        select(MeterReading)
-        .join(Device, Device.id == MeterReading.device_id)
-        .where(Device.unit_id == unit_id, Device.kind == "meter", Device.role == quantity)
-        .order_by(MeterReading.ts.desc())
-        .limit(1)
-    )
 
 
 async def checkpoint_hints(session: AsyncSession, checkpoint: Checkpoint, now: datetime) -> dict[str, Any]:
