@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.schemas import CurrentUser
-from server.db import WRITE_LOCK
+from server.db import write_session
 
 # Handler parameters named `db` and `user` receive these (Litestar named dependencies).
 DbSession = NamedDependency[AsyncSession]
@@ -26,9 +26,12 @@ async def provide_session(state: State, request: Request[Any, Any, Any]) -> Asyn
 
     Writes take SQLite's write lock up front; reads never queue for it (server/db.py).
     """
-    info = {} if request.method in READ_METHODS else WRITE_LOCK
-    async with state.sessionmaker(info=dict(info)) as session, session.begin():
-        yield session
+    if request.method in READ_METHODS:
+        async with state.sessionmaker() as session, session.begin():
+            yield session
+    else:
+        async with write_session(state.sessionmaker) as session:
+            yield session
 
 
 def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import WRITE_LOCK
+from server.db import write_session
 from server.ingest.batch import BatchResult, BatchWriter, Message
 from server.ingest.directory import DeviceDirectory
 from server.observability.metrics import Metrics
@@ -135,13 +135,13 @@ class Consumer:
     async def _commit(self, batch: Sequence[Message]) -> BatchResult:
         # The write lock up front: a "database is locked" here would hold the stream as if
         # the database were down (server/db.py).
-        async with self.sessionmaker(info=dict(WRITE_LOCK)) as session, session.begin():
+        async with write_session(self.sessionmaker) as session:
             return await self.writer.write(session, batch)
 
     async def _commit_poison(self, message: Any, exc: Exception) -> BatchResult:
         """A message the store refuses on its own: dead-letter it so the stream moves on."""
         log.error("message on %s cannot be stored: %s", message.topic[:200], exc)
-        async with self.sessionmaker() as session, session.begin():
+        async with write_session(self.sessionmaker) as session:
             await self.writer._dead_letter(session, [(message, "store_error", str(exc)[:2000])],
                                            self.clock())
         return BatchResult(dead_letters={"store_error": 1})

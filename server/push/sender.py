@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from webpush import WebPush
 from webpush.types import WebPushKeys, WebPushSubscription
 
-from server.db import utcnow
+from server.db import utcnow, write_session
 from server.push.keys import DEFAULT_SUBJECT, VapidKeyPair, b64url, ensure_vapid_key
 from server.push.models import DeliveryStatus, PushDelivery, PushSubscription
 
@@ -226,7 +226,7 @@ class PushSender:
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
-        async with self._sessionmaker() as session, session.begin():
+        async with write_session(self._sessionmaker) as session:
             ids = list(await session.scalars(
                 update(PushDelivery)
                 .where(PushDelivery.id.in_(due.scalar_subquery()),
@@ -323,7 +323,7 @@ class PushSender:
         elif outcome.status is DeliveryStatus.PENDING:
             subscription_change = {"failures": PushSubscription.failures + 1}
             values.update(self._next_attempt(delivery, outcome, now))
-        async with self._sessionmaker() as session, session.begin():
+        async with write_session(self._sessionmaker) as session:
             result = await session.execute(
                 update(PushDelivery)
                 .where(PushDelivery.id == delivery.id, PushDelivery.status == DeliveryStatus.SENDING)
