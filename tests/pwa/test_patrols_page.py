@@ -167,8 +167,11 @@ def test_the_supervisor_sees_missed_patrols_stale_phones_and_downloads_the_repor
             ["b1", b1["name"], "spec1", str(b1["due"]), str(b1["done"]), str(b1["missed"])]
         ]
 
-        # Drill-down: the missed checkpoint-periods of b1.
-        row.locator("button[data-drill='b1']").click()
+        # Drill-down: the missed checkpoint-periods of b1. The button counts those, the column patrols.
+        assert "漏巡次数" in page.inner_text("#compliance thead")
+        drill = row.locator("button[data-drill='b1']")
+        assert drill.inner_text() == f"漏巡周期（{len(b1['missed_periods'])} 个）"
+        drill.click()
         page.wait_for_selector("#drill:not([hidden])")
         assert b1["name"] in page.inner_text("#drill-title")
         once = page.locator(f"details[data-checkpoint='{data['once']['slug']}']")

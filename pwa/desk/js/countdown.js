@@ -10,11 +10,12 @@ import * as store from './store.js';
 /** <span class="sla" data-sla-state="ok|amber|red" data-sla-clock="on_site">到场 14:32</span> */
 export function countdown(ticket) {
   const el = h('span', { class: 'sla', dataset: { ticketId: ticket.id } });
-  fill(el, ticket, Date.now());
+  fillCountdown(el, ticket, Date.now());
   return el;
 }
 
-function fill(el, ticket, now) {
+/** Fill a countdown element for any ticket-shaped object (the report pages use it without the store). */
+export function fillCountdown(el, ticket, now = Date.now()) {
   const next = nextClock(ticket, now);
   if (!next) {
     el.dataset.slaState = 'none';
@@ -45,7 +46,7 @@ export function refreshAll(root = document) {
   const now = Date.now();
   for (const el of root.querySelectorAll('.sla[data-ticket-id]')) {
     const ticket = store.ticket(Number(el.dataset.ticketId));
-    if (ticket) fill(el, ticket, now);
+    if (ticket) fillCountdown(el, ticket, now);
   }
   for (const el of root.querySelectorAll('.age[data-since]')) {
     if (el.dataset.since) el.textContent = fmtAgo(el.dataset.since, now);

@@ -5,10 +5,11 @@ import { STORAGE } from './config.js';
 export const LANGUAGES = ['zh-CN', 'en'];
 let strings = {};
 let current = 'zh-CN';
-let bundle = ''; // a page of its own (patrols.html) loads i18n/<bundle>.<lang>.json
+let bundle = ''; // a page of its own (patrols.html, the reports) adds i18n/<bundle>.<lang>.json
 const listeners = new Set();
 
-/** Strings of another page: i18n/<name>.<lang>.json instead of the desk's i18n/<lang>.json. */
+/** Strings of another page: i18n/<name>.<lang>.json laid over the desk's own i18n/<lang>.json, so the
+ * page shares the desk's words for kinds, statuses, clocks and errors (errors.js) and overrides the rest. */
 export function useBundle(name) {
   bundle = `${name}.`;
 }
@@ -27,10 +28,13 @@ export function detectLanguage() {
 
 export async function setLanguage(lang, { remember = false } = {}) {
   if (!LANGUAGES.includes(lang)) lang = 'en';
-  const file = `i18n/${bundle}${lang}.json`;
-  const response = await fetch(file, { cache: 'no-cache' });
-  if (!response.ok) throw new Error(`${file}: ${response.status}`);
-  strings = await response.json();
+  const files = bundle ? [`i18n/${lang}.json`, `i18n/${bundle}${lang}.json`] : [`i18n/${lang}.json`];
+  const loaded = await Promise.all(files.map(async (file) => {
+    const response = await fetch(file, { cache: 'no-cache' });
+    if (!response.ok) throw new Error(`${file}: ${response.status}`);
+    return response.json();
+  }));
+  strings = Object.assign({}, ...loaded);
   current = lang;
   if (remember) localStorage.setItem(STORAGE.lang, lang);
   document.documentElement.lang = lang;

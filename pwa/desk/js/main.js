@@ -204,8 +204,10 @@ function startDesk() {
   $('#app').hidden = false;
   document.body.dataset.user = user ? user.username : '';
   stream.start();  // resumes from the last event id if this is a re-login
+  openLinkedTicket();
   if (!started) {
     started = true;
+    window.addEventListener('hashchange', openLinkedTicket);
     setInterval(refreshDevices, DEVICE_REFRESH_MS);
     setInterval(() => { if (stream.state === 'live') loadSnapshot(); }, RESYNC_EVERY_MS);
   }
@@ -315,6 +317,12 @@ async function main() {
 function openTicket(id) {
   setSelected(id);
   openDrawer(id);
+}
+
+// `/desk/#ticket=42` (a link from the report pages) opens that ticket's drawer.
+function openLinkedTicket() {
+  const match = /^#ticket=(\d+)$/.exec(location.hash);
+  if (match && api.token()) openTicket(Number(match[1]));
 }
 
 function stripAudit(detail) {

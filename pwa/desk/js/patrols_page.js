@@ -149,10 +149,11 @@ function renderTable() {
       answers ? openCell(b) : none(c('open')),
       person ? num(c('own_runs'), person.runs) : none(c('own_runs')),
       mine('counted'), mine('defects'), mine('flags'),
+      // The button counts checkpoint-periods that ended short, the Missed column patrols short.
       h('td', { class: 'action' }, h('button', {
         class: `button small ${b.missed ? 'warn' : ''}`.trim(), type: 'button', 'data-drill': b.building,
-        onclick: () => openDrill(b.building),
-      }, b.missed ? `${msg('row.show_missed')} (${b.missed_periods.length})` : msg('row.no_missed'))));
+        title: b.missed ? msg('row.show_missed_hint') : null, onclick: () => openDrill(b.building),
+      }, b.missed ? msg('row.show_missed', { n: b.missed_periods.length }) : msg('row.no_missed'))));
   }));
   const buildings = [...new Set(list.filter((r) => r.answers).map((r) => r.building))];
   const sum = (items, pick) => items.reduce((n, item) => n + pick(item), 0);
