@@ -349,9 +349,26 @@ def test_a_step_on_a_ticket_cancelled_meanwhile_is_refused_then_removed_and_the_
         assert "冲突" not in banner.inner_text()
         assert ticket(server, kept["id"])["status"] == "dispatched"  # waits behind it, in order
 
+        # Open Pending while the app's start-up refresh is still out: when it comes back it
+        # must not take the specialist back to the home view.
+        held: list[Any] = []
+        context.route("**/api/patrols/checkpoints", lambda route: held.append(route))
         page.goto(f"{server.base_url}/app/")
+        # (Playwright's sync API runs route handlers only inside its own calls: pump them.)
+        until(lambda: page.wait_for_timeout(20) or held, what="the start-up refresh")
         page.click("button:has-text('待同步')")
         page.wait_for_selector("ul.pending li.rejected")
+        released = page.evaluate("Date.now()")
+        for route in held:
+            route.continue_()
+        context.unroute("**/api/patrols/checkpoints")
+        cached_at = (
+            "(async () => { const db = await import('/app/js/db.js');"
+            " const today = await db.get('cache', 'today'); return today ? Date.parse(today.at) : 0; })()"
+        )
+        until(lambda: page.evaluate(cached_at) >= released, what="the refresh stored")
+        page.wait_for_timeout(300)  # the last step after it is synchronous; the view must stay
+        assert page.is_visible("ul.pending li.rejected")
         with page.expect_download() as download:
             page.click("ul.pending li.rejected button")
         assert download.value.suggested_filename.endswith(".json")  # kept for the supervisor

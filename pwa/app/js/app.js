@@ -96,6 +96,10 @@ function showLogin(message) {
   view.replaceChildren(form);
 }
 
+// Counts the views opened, so a refresh finishing in the background never replaces one the
+// specialist opened meanwhile.
+let navigations = 0;
+
 // Addresses (#/inbox, #/tickets/{id}: what a tapped notification opens) → their views; else home.
 function routeView() {
   scan.stop();
@@ -103,6 +107,7 @@ function routeView() {
 }
 
 async function showHome() {
+  navigations += 1;
   scan.stop();
   const today = await cached("today");
   const moveIn = await movein.homeSection();
@@ -126,6 +131,7 @@ async function showHome() {
 }
 
 function showScan() {
+  navigations += 1;
   const video = h("video", { id: "camera", muted: true, playsinline: true });
   const message = h("p", { class: "error", role: "alert", id: "scan-message" });
   const manual = h("input", { name: "code", id: "manual-code", placeholder: t("scan.manual_placeholder"), autocapitalize: "off" });
@@ -163,6 +169,7 @@ async function accept(text, via, message, video) {
 }
 
 async function showChecklist(checkpoint, via) {
+  navigations += 1;
   const templates = (await cached("templates")) || [];
   const template = templates.find((tp) => tp.name === checkpoint.template);
   const startedAt = new Date().toISOString();
@@ -184,6 +191,7 @@ async function showChecklist(checkpoint, via) {
 }
 
 async function showPending() {
+  navigations += 1;
   const exported = await outbox.exportAll();
   const list = h("ul", { class: "pending" });
   for (const item of exported.items) {
@@ -212,6 +220,7 @@ function download(data, name) {
 }
 
 function showSettings() {
+  navigations += 1;
   const message = h("p", { class: "error", role: "alert", id: "logout-message" });
   const exportLogout = h("button", { id: "export-logout", hidden: true, onclick: async () => {
     download(await outbox.exportAll(), "fieldops-outbox.json");
@@ -291,6 +300,7 @@ async function main() {
   ticketPage.init(shell);
   movein.init(shell);
   addEventListener("hashchange", async () => {
+    navigations += 1;
     if ((await kvGet("token")) && !(await kvGet("need_login"))) routeView();
   });
   registerWorker().catch(() => {});
@@ -298,6 +308,7 @@ async function main() {
   if (!token) return showLogin();
   if (await kvGet("need_login")) return showLogin(t("login.again"));
   await routeView();
+  const landed = navigations;
   if (navigator.onLine) {
     try {
       await refreshToken();
@@ -307,7 +318,9 @@ async function main() {
     await outbox.sync({ force: true });
     await refreshData();
     inbox.afterLogin();
-    if (!view.querySelector("form")) routeView();
+    // Show the fresh data, unless the specialist opened another view meanwhile (Pending, the
+    // scanner) or is filling in a form.
+    if (navigations === landed && !view.querySelector("form")) routeView();
   }
   // Retry on the backoff schedule while the app is open.
   setInterval(() => outbox.sync(), 5000);
