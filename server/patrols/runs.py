@@ -88,11 +88,11 @@ async def store_run(session: AsyncSession, user: CurrentUser, checkpoint: Checkp
         flags.append(PatrolFlag(kind=FlagKind.MANUAL_ENTRY, user_id=user.id, device_id=device_id,
                                 checkpoint_id=checkpoint.id, run_id=run_id, at=now, detail={}))
     # Core inserts: a sync carries hundreds of runs, and ORM unit-of-work per run is the cost.
-    await session.execute(insert(PatrolRun).values(
-        id=run_id, checkpoint_id=checkpoint.id, user_id=user.id, device_id=device_id,
-        template=template.name, template_version=template.version, via=payload.via,
-        started_at=payload.started_at, finished_at=payload.finished_at, received_at=now,
-        defects=len(outcomes), flagged=bool(flags)))
+    await session.execute(insert(PatrolRun), [{
+        "id": run_id, "checkpoint_id": checkpoint.id, "user_id": user.id, "device_id": device_id,
+        "template": template.name, "template_version": template.version, "via": payload.via,
+        "started_at": payload.started_at, "finished_at": payload.finished_at, "received_at": now,
+        "defects": len(outcomes), "flagged": bool(flags)}])
     rows = [{"run_id": run_id, "item": key, "status": a.status, "number": a.number, "text": a.text,
              "note": a.note, "photo_id": a.photo_id, "ticket_id": tickets.get(key)}
             for key, a in answers.items()]
