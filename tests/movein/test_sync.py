@@ -125,3 +125,44 @@ async def test_a_second_handover_of_the_same_unit_is_refused(mclient: Client, md
     assert "already handed over" in response.json()["failed"]["detail"]
     assert response.json()["failed"]["extra"]["inspection_id"] == first["id"]
     assert await count(mdb, MoveInInspection) == 1
+
+
+async def test_a_card_held_by_another_unit_refuses_that_move_in_whole_and_keeps_the_item_before(
+    mclient: Client, mdb: Sessions
+) -> None:
+    """The refused move-in had already recorded its owner when the card check refused it: the
+    batch is rolled back and the items before it applied again, so nothing of it remains."""
+    headers = await login(mclient, "spec1")
+    units = await vacant_units(mclient, headers)
+    shots = await photos(mclient, headers, defects=0)
+    first = move_in_item(payload(units[3], shots, SHANGHAI_NOON, defects=False, cards=["A-0001"]))
+    assert (await sync(mclient, headers, first)).status_code == 200
+
+    kept = move_in_item(payload(units[4], shots, SHANGHAI_NOON, owner="李娜", defects=False, cards=[]))
+    refused = move_in_item(payload(units[5], shots, SHANGHAI_NOON, owner="王磊", defects=False,
+                                   cards=["A-0001"]))
+    after = move_in_item(payload(units[6], shots, SHANGHAI_NOON, owner="陈静", defects=False, cards=[]))
+    response = await sync(mclient, headers, kept, refused, after)
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert [a["id"] for a in body["accepted"]] == [kept["id"]]
+    assert body["failed"]["id"] == refused["id"]
+    assert "A-0001" in body["failed"]["detail"]
+
+    async with mdb() as session:
+        owners = set(await session.scalars(select(Resident.name)))
+        inspections = set(await session.scalars(select(MoveInInspection.id)))
+        card = await session.scalar(select(AccessCard).where(AccessCard.card_number == "A-0001"))
+    assert {"张伟", "李娜"} <= owners
+    assert "王磊" not in owners and "陈静" not in owners
+    assert inspections == {first["id"], kept["id"]}
+    assert card is not None
+    assert card.unit_id == (await _unit_id(mdb, units[3]))
+    assert await count(mdb, ClientAction, ClientAction.id == refused["id"]) == 0
+
+
+async def _unit_id(db: Sessions, slug: str) -> int:
+    async with db() as session:
+        unit_id = await session.scalar(select(Unit.id).where(Unit.slug == slug))
+    assert unit_id is not None
+    return unit_id
