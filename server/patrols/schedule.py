@@ -47,10 +47,13 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def due_by(period: Period, frequency: Frequency, done: int) -> datetime | None:
+def due_by(period: Period, frequency: Frequency, done: int, since: datetime | None = None) -> datetime | None:
+    """When the next patrol of the period is due: the period split evenly, from ``since`` (the
+    checkpoint's creation) if it came later, so a unit added on the 27th is not overdue at once."""
     if done >= frequency.times:
         return None
-    return period.start + (period.end - period.start) * (done + 1) / frequency.times
+    start = max(period.start, since).astimezone(period.start.tzinfo) if since else period.start
+    return start + (period.end - start) * (done + 1) / frequency.times
 
 
 async def _site(session: AsyncSession) -> tuple[ZoneInfo, PatrolConfig]:
@@ -102,7 +105,7 @@ async def today(session: AsyncSession, building_ids: tuple[int, ...] | None, now
         frequency = config.frequency(checkpoint.kind)
         period = period_of(now, frequency.per, tz)
         mine = [t for t in times.get(checkpoint.id, []) if period.start <= t < period.end]
-        by = due_by(period, frequency, len(mine))
+        by = due_by(period, frequency, len(mine), checkpoint.created_at)
         if by is None:
             continue
         items.append(

@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.patrols.config import Frequency, patrol_config
+from server.patrols.models import Checkpoint
 from server.patrols.schedule import due_by, period_of
 from tests.conftest import login
 from tests.pwa.conftest import Clock
@@ -25,6 +27,10 @@ def test_twice_a_month_means_one_by_mid_month_and_one_by_month_end() -> None:
     assert due_by(period, twice, 0) == datetime(2026, 2, 15, tzinfo=SH)
     assert due_by(period, twice, 1) == datetime(2026, 3, 1, tzinfo=SH)
     assert due_by(period, twice, 2) is None
+    # A checkpoint added on the 21st has the rest of the month for its two patrols.
+    added = datetime(2026, 2, 21, 9, tzinfo=SH)
+    assert due_by(period, twice, 0, since=added) == datetime(2026, 2, 25, 4, 30, tzinfo=SH)
+    assert due_by(period, twice, 1, since=added) == datetime(2026, 3, 1, tzinfo=SH)
     week = period_of(datetime(2026, 2, 12, tzinfo=SH), "week", SH)
     assert week.start == datetime(2026, 2, 9, tzinfo=SH)  # a Monday
 
@@ -90,3 +96,23 @@ async def test_a_unit_patrolled_once_in_a_month_is_missed(
     assert (
         await pclient.get("/api/patrols/report", headers=spec1, params={"building": "b1"})
     ).status_code == 403
+
+
+async def test_a_checkpoint_added_late_in_the_month_is_not_overdue_on_its_first_day(
+    pclient: AsyncTestClient[Litestar], pdb: async_sessionmaker[AsyncSession], clock: Clock
+) -> None:
+    spec1 = await login(pclient, "spec1")
+    points = (await pclient.get("/api/patrols/checkpoints", headers=spec1)).json()
+    new_unit, old_unit = [c for c in points if c["kind"] == "vacant_unit"][:2]
+    clock.now = datetime(2026, 1, 27, 10, tzinfo=SH)
+    async with pdb() as session, session.begin():  # handed over by the developer this morning
+        checkpoint = await session.get(Checkpoint, new_unit["id"])
+        assert checkpoint is not None
+        checkpoint.created_at = datetime(2026, 1, 27, 8, tzinfo=SH)
+
+    response = await pclient.get("/api/patrols/today", headers=spec1)
+    today = {i["checkpoint_id"]: i for i in response.json()["items"]}
+    assert today[new_unit["id"]]["overdue"] is False
+    # Half of the 4 days 16 hours left in January: Thursday afternoon.
+    assert today[new_unit["id"]]["due_by"].startswith("2026-01-29T16:00:00")
+    assert today[old_unit["id"]]["overdue"] is True  # there since last year: mid-month has passed
