@@ -111,10 +111,10 @@ def _sqlite_write_lock_up_front(
     A deferred transaction that has read (a savepoint starts one) cannot upgrade to a
     write once another connection has committed: SQLite fails at once with "database
     is locked", without waiting for busy_timeout. BEGIN IMMEDIATE waits instead.
-    Opt-in, for units of work that will write and read first inside a transaction
-    (write requests, the ingest batch): every other session would queue for the lock
-    too, and the background loops that mostly read (push sender, SLA clocks) made the
-    alarm path's tail twice as long when they did (measured with bench/alarm_path.py).
+    Opt-in (``write_session`` below), for units of work that will write: write requests,
+    the ingest batch, the push sender's claim and record. When every ``begin()`` took the
+    lock, the read-mostly loops (SLA clocks, sweeps) queued too and the alarm path's tail
+    doubled (measured with bench/alarm_path.py).
     """
     if connection.dialect.name != "sqlite" or not session.info.get("write_lock"):
         return
