@@ -183,6 +183,7 @@ def test_daily_clearing_lists_overdue_first_with_owners_and_downloads_what_it_sh
     expect(on_time_row.locator("td.owner")).to_contain_text(SPEC1_NAME)
     expect(on_time_row.locator("td.owner")).to_contain_text(f"首问：{DESK_NAME}")
     expect(on_time_row.locator("td.promised")).to_contain_text("10:00")  # the estate's wall clock
+    expect(on_time_row.locator("td.promised")).to_contain_text("2030")  # another year: shown
     expect(on_time_row.locator("td.promised")).to_contain_text("已延期 1 次")
 
     # The downloads are the list on screen, with the desk's token.

@@ -41,6 +41,9 @@ function format(kind) {
     if (kind === 'datetime') {
       Object.assign(options, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
     }
+    if (kind === 'yeardatetime') {
+      Object.assign(options, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    }
     if (kind === 'full') {
       Object.assign(options, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
     }
@@ -58,12 +61,13 @@ export function fmtDate(ms) {
   return format('date').format(ms);
 }
 
-/** "17:26" today in the site's zone, else "11-25 17:26". */
+/** "17:26" today in the site's zone, "11-25 17:26" this year, else with the year (a promise
+ * made for next January must not read as last January). */
 export function fmtWhen(value, now = Date.now()) {
   const ms = typeof value === 'number' ? value : parseTime(value);
   if (ms === null) return '';
-  const sameDay = format('date').format(ms) === format('date').format(now);
-  return sameDay ? format('short').format(ms) : format('datetime').format(ms);
+  if (format('date').format(ms) === format('date').format(now)) return format('short').format(ms);
+  return fieldsIn(ms).year === fieldsIn(now).year ? format('datetime').format(ms) : format('yeardatetime').format(ms);
 }
 
 export function fmtWhenFull(value) {
