@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from server.auth.models import StaffUser
 from server.auth.schemas import CurrentUser
+from server.devices.models import Device
 from server.estates.models import Building, Site, Unit
 from server.tickets.models import ACTIVE_STATUSES, Ticket
 
@@ -53,6 +54,11 @@ class ClearingRow(msgspec.Struct):
     overdue_minutes: int  # 0 when on time
     promised_at: datetime | None
     postponements: int
+    # What the desk needs to word a rule-made title in its own language (labels.js titleLabel).
+    source: str = ""
+    type: str = ""
+    device: str | None = None
+    context: dict[str, Any] = {}
 
 
 class DailyClearing(msgspec.Struct):
@@ -106,9 +112,10 @@ async def daily_clearing(
     site = await site_of(session)
     owner, receiver = aliased(StaffUser), aliased(StaffUser)
     query = _scoped(
-        select(Ticket, Building.slug, Unit.slug, owner.display_name, receiver.display_name)
+        select(Ticket, Building.slug, Unit.slug, owner.display_name, receiver.display_name, Device.slug)
         .outerjoin(Building, Building.id == Ticket.building_id)
         .outerjoin(Unit, Unit.id == Ticket.unit_id)
+        .outerjoin(Device, Device.id == Ticket.device_id)
         .outerjoin(owner, owner.id == Ticket.assignee_id)
         .outerjoin(receiver, receiver.id == Ticket.first_receiver_id)
         .where(Ticket.status.in_(ACTIVE_STATUSES), Ticket.kind.in_(REQUEST_KINDS)),
@@ -117,7 +124,8 @@ async def daily_clearing(
     if building:
         query = query.where(Building.slug == building)
     rows = []
-    for ticket, building_slug, unit_slug, owner_name, receiver_name in await session.execute(query):
+    found = await session.execute(query)
+    for ticket, building_slug, unit_slug, owner_name, receiver_name, device_slug in found:
         limit, due = _next_limit(ticket)
         overdue = max(0, int((now - due).total_seconds() // 60)) if due is not None else 0
         rows.append(
@@ -136,6 +144,10 @@ async def daily_clearing(
                 overdue_minutes=overdue,
                 promised_at=ticket.promised_at,
                 postponements=ticket.postponements,
+                source=ticket.source,
+                type=ticket.type or "",
+                device=device_slug,
+                context=dict(ticket.context or {}),
             )
         )
     # Overdue first (longest overdue on top), then by the next deadline, then oldest.

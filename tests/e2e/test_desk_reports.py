@@ -13,6 +13,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from tests.e2e.conftest import require_browser_and_broker
 from tests.support.desk_requests import new_request, staff_id
 from tests.support.live_server import LiveServer
+from tests.support.publisher import Publisher, event, topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
@@ -102,6 +104,18 @@ def _act(server: LiveServer, ticket_id: int, action: str, **fields: Any) -> None
     with server.api("desk") as api:
         response = api.post(f"/api/tickets/{ticket_id}/actions", json={"action": action, **fields})
     assert response.status_code == 200, response.text
+
+
+def _wait_for_row(server: LiveServer, match: Any, within: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        with server.api("desk") as api:
+            rows = api.get("/api/reports/daily-clearing").json()["rows"]
+        found = [r for r in rows if match(r)]
+        if found:
+            return dict(found[0])
+        assert time.monotonic() < deadline, "the alarm's ticket did not open"
+        time.sleep(0.1)
 
 
 def _row_ids(page: Any) -> list[int]:
@@ -244,7 +258,18 @@ def test_report_pages_speak_english_and_chinese(server: LiveServer, report_page:
     expect = _expect()
     late = new_request(server, title="Lift button broken", unit="b1-1203")["id"]
     _make_overdue(server, late, 5)
+    # A ticket the rules opened carries the rule file's Chinese title: the page words it.
+    publisher = Publisher(server.broker.url)
+    try:
+        publisher.publish(topic("b1-el2"), event("elevator.trapped", alarm="raise", data={"floor": 7}))
+        publisher.flush()
+    finally:
+        publisher.close()
+    alarm = _wait_for_row(server, lambda r: r["type"] == "elevator.trapped" and r["device"] == "b1-el2")
+    assert alarm["source"] == "device"
     page = report_page("clearing.html", locale="en-US")
+    alarm_row = page.locator(f"#clearing tr[data-ticket-id='{alarm['ticket_id']}']")
+    expect(alarm_row.locator("td.title")).to_have_text("Trapped in lift b1-el2 floor 7")
     expect(page.locator("h1")).to_have_text("Daily clearing")
     row = page.locator(f"#clearing tr[data-ticket-id='{late}']")
     expect(row.locator(".sla")).to_contain_text("On site overdue by")
@@ -255,6 +280,7 @@ def test_report_pages_speak_english_and_chinese(server: LiveServer, report_page:
 
     page.select_option("#lang-select", "zh-CN")
     expect(page.locator("h1")).to_have_text("日清日审")
+    expect(alarm_row.locator("td.title")).to_contain_text("困梯")
     expect(row.locator(".sla")).to_contain_text("到场超时")
     expect(page.locator("#clearing thead")).to_contain_text("负责人")
     expect(page.locator("#xlsx")).to_have_text("下载 XLSX")

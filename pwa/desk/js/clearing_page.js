@@ -7,7 +7,7 @@ import { fillCountdown } from './countdown.js';
 import { $, h, replace } from './dom.js';
 import { estateBuildings, loadEstate } from './estate.js';
 import { t as msg } from './i18n.js';
-import { buildingLabel, kindLabel, statusLabel, unitLabel } from './labels.js';
+import { buildingLabel, kindLabel, statusLabel, titleLabel, unitLabel } from './labels.js';
 import { clearStatus, downloadButton, showProblem, startPage } from './report_frame.js';
 import { CLOCKS } from './sla.js';
 import { fmtWhen, fmtWhenFull } from './time.js';
@@ -72,7 +72,7 @@ function renderRows() {
         h('span', { class: 'value' },
           h('a', { href: `./#ticket=${row.ticket_id}`, class: 'ticket-link' }, `#${row.ticket_id}`),
           h('span', { class: 'tag' }, kindLabel(row.kind)))),
-      cell(c('request'), 'title', row.title),
+      cell(c('request'), 'title', titleLabel(row)),
       cell(c('place'), 'place', place(row)),
       cell(c('status'), 'ticket-status', statusLabel(row.status)),
       ownerCell(row),
