@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.params import JSONBody
 from litestar.security.jwt import JWTAuth, Token
 
 from server.auth.schemas import CurrentUser, LoginRequest, LoginResponse
@@ -52,7 +53,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", status_code=200, summary="Log in with username and password")
-    async def login(self, data: LoginRequest, db: DbSession, state: State) -> LoginResponse:
+    async def login(self, data: JSONBody[LoginRequest], db: DbSession, state: State) -> LoginResponse:
         user = await authenticate(db, data.username, data.password)
         if user is None:
             raise BadCredentials("Wrong username or password.")

@@ -39,7 +39,7 @@ class UnitController(Controller):
         building: Annotated[str | None, QueryParameter(description="Building slug, e.g. b1")] = None,
         unit_state: Annotated[
             Literal["vacant", "occupied", "renovating"] | None,
-            QueryParameter(query="state", description="Unit state"),
+            QueryParameter(name="state", description="Unit state"),
         ] = None,
         floor: FromQuery[int | None] = None,
         limit: Limit = 100,

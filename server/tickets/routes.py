@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
 from server.auth.schemas import CurrentUser
@@ -97,7 +97,7 @@ class TicketController(Controller):
 
     @post("/", summary="Open a repair, complaint or help request (the caller is its first receiver)")
     async def create(
-        self, request: Request[Any, Any, Any], db: DbSession, user: User, data: TicketCreate
+        self, request: Request[Any, Any, Any], db: DbSession, user: User, data: JSONBody[TicketCreate]
     ) -> Response[TicketDetail]:
         now = request.app.state.clock()
         outcome = await lifecycle.create_ticket(db, lifecycle.Actor(user, client_label(request)), data, now)
@@ -116,7 +116,7 @@ class TicketController(Controller):
         db: DbSession,
         user: User,
         ticket_id: FromPath[int],
-        data: TicketAction,
+        data: JSONBody[TicketAction],
     ) -> TicketDetail:
         now = request.app.state.clock()
         outcome = await lifecycle.act(db, lifecycle.Actor(user, client_label(request)), ticket_id, data, now)

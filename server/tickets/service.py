@@ -163,7 +163,7 @@ async def _staff_names(session: AsyncSession, entries: list[TicketAuditRead]) ->
         rows = await session.execute(
             select(StaffUser.username, StaffUser.display_name).where(StaffUser.username.in_(wanted))
         )
-        names.update(dict(rows.tuples().all()))
+        names.update(dict(rows.all()))
     return names
 
 
