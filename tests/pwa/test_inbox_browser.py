@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -376,4 +377,23 @@ def test_a_step_on_a_ticket_cancelled_meanwhile_is_refused_then_removed_and_the_
         until(lambda: "已全部同步" in page.inner_text("#pending"), what="the rest synced")
         assert ticket(server, kept["id"])["status"] == "on_site"
         assert ticket(server, cancelled["id"])["status"] == "cancelled"
+        assert not errors, errors
+
+
+def test_a_phone_in_another_time_zone_shows_the_estates_wall_clock(server: LiveServer) -> None:
+    """The desk shows times in the estate's zone; so does the phone, whatever its own setting."""
+    opened = new_ticket(server, title="楼道灯不亮", unit="b1-0703")
+    dispatch(server, opened["id"])
+    with chromium() as browser:
+        context = browser.new_context(**{**PHONE, "timezone_id": "UTC"})
+        page = context.new_page()
+        errors = watch_errors(page)
+        log_in(page, server.base_url)
+        _open_inbox(page)
+        until(lambda: opened["id"] in _inbox_ids(page), what="the ticket")
+        shanghai = parse(opened["opened_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+        utc = parse(opened["opened_at"]).astimezone(UTC)
+        place = _row(page, opened["id"]).locator(".place").inner_text()  # "… · 报单 11/27 13:24"
+        assert place.endswith(f"{shanghai:%H:%M}"), place
+        assert not place.endswith(f"{utc:%H:%M}"), place  # the browser's own zone
         assert not errors, errors

@@ -40,11 +40,12 @@ async function cached(key) {
 }
 
 async function refreshData() {
-  for (const [key, path] of [["checkpoints", "api/patrols/checkpoints"], ["templates", "api/patrols/templates"],
-    ["today", "api/patrols/today"]]) {
+  for (const [key, path] of [["estate", "api/estate"], ["checkpoints", "api/patrols/checkpoints"],
+    ["templates", "api/patrols/templates"], ["today", "api/patrols/today"]]) {
     try {
       const { data } = await request("GET", path);
       await put("cache", { key, value: data, at: new Date().toISOString() });
+      if (key === "estate" && data?.timezone) i18n.setTimeZone(data.timezone);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) await kvSet("need_login", true);
       return;
@@ -290,6 +291,8 @@ async function registerWorker() {
 
 async function main() {
   await i18n.load(i18n.pick(await kvGet("lang")));
+  const estate = await cached("estate");
+  if (estate?.timezone) i18n.setTimeZone(estate.timezone);
   chrome();
   outbox.onChange(renderStatus);
   if (typeof BroadcastChannel !== "undefined") new BroadcastChannel("fieldops-outbox").onmessage = (e) => renderStatus(e.data);

@@ -24,9 +24,23 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
 }
 
+// The estate's time zone (GET /api/estate), as on the desk: a phone set to another zone still
+// shows the estate's wall clock. Undefined until known: the phone's own zone.
+export let zone;
+
+export function setTimeZone(name) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    zone = name;
+  } catch {
+    console.warn("unknown time zone", name);
+  }
+}
+
 export function when(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return new Date(iso).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZone: zone });
 }
 
 // A template or checkpoint field in the current language.

@@ -1,7 +1,7 @@
 // Pieces the inbox and the ticket page share: elements, labels, the SLA countdown, the step
 // buttons. Large touch targets; every label in zh-CN and en (i18n/*.json, `ticket.` keys).
 import { kvGet } from "./db.js";
-import { lang, t } from "./i18n.js";
+import { lang, t, zone } from "./i18n.js";
 import { act, allowedActions, nextClock, parseTime } from "./inbox_store.js";
 
 export function h(tag, attrs = {}, ...children) {
@@ -44,7 +44,7 @@ export function time(iso, withSeconds = false) {
   const ms = typeof iso === "number" ? iso : parseTime(iso);
   if (ms == null) return "";
   return new Date(ms).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
-    second: withSeconds ? "2-digit" : undefined, hourCycle: "h23" });
+    second: withSeconds ? "2-digit" : undefined, hourCycle: "h23", timeZone: zone });
 }
 
 export function duration(seconds) {
