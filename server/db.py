@@ -137,7 +137,11 @@ def _writer_gate(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Lock
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return None
     per_loop = _WRITER_GATES.setdefault(bind.sync_engine, {})
-    return per_loop.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    loop = asyncio.get_running_loop()
+    gate = per_loop.get(loop)
+    if gate is None:  # not setdefault: every ingest batch passes here, and a Lock is not free
+        gate = per_loop[loop] = asyncio.Lock()
+    return gate
 
 
 @contextlib.asynccontextmanager
