@@ -20,8 +20,12 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-# Roles that see every building of the estate; the others see only their scope.
-ESTATE_WIDE_ROLES = frozenset({Role.DESK, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+# The customer-service centre and those above it: they see every building of the estate,
+# dispatch, close and oversee. The others see only the buildings they cover.
+DESK_ROLES = (Role.DESK, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+ESTATE_WIDE_ROLES = frozenset(DESK_ROLES)
+# The people in the field: the building specialists and engineering.
+FIELD_ROLES = (Role.SPECIALIST, Role.ENGINEER)
 
 staff_buildings = Table(
     "staff_buildings",

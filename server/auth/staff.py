@@ -10,7 +10,7 @@ from litestar.params import QueryParameter
 from sqlalchemy import func, select
 
 from server.auth.guards import requires_role
-from server.auth.models import Role, StaffUser, staff_buildings
+from server.auth.models import DESK_ROLES, Role, StaffUser, staff_buildings
 from server.deps import DbSession
 from server.estates.models import Building
 from server.tickets.models import ACTIVE_STATUSES, Ticket
@@ -30,7 +30,7 @@ class StaffRead(msgspec.Struct):
 class StaffController(Controller):
     path = "/api/staff"
     tags = ["staff"]
-    guards = [requires_role(Role.DESK, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)]
+    guards = [requires_role(*DESK_ROLES)]
 
     @get("/", summary="Staff who can take tickets, with their open load; the building's own first")
     async def list_staff(

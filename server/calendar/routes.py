@@ -8,13 +8,14 @@ from litestar import Controller, Request, delete, get, put
 from litestar.params import FromPath, JSONBody
 
 from server.auth.guards import requires_role
+from server.auth.models import Role
 from server.calendar import overrides
 from server.calendar.schemas import CalendarDayUpdate, CalendarYear
 from server.deps import DbSession, User
 from server.errors import InvalidInput
 
 # Who may change what counts as a working day: it moves every complaint deadline.
-EDITORS = ("admin", "supervisor")
+EDITORS = (Role.ADMIN, Role.SUPERVISOR)
 
 
 class CalendarController(Controller):

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.security.jwt import JWTAuth, Token
 
-from server.auth.models import Role
+from server.auth.models import DESK_ROLES
 from server.auth.schemas import CurrentUser
 from server.deps import DbSession, User, client_label
 from server.errors import Forbidden, InvalidInput
@@ -29,8 +29,6 @@ from server.patrols.schemas import (
 from server.patrols.sync import sync_batch
 from server.patrols.tags import tag_key
 from server.tickets.publish import after_commit
-
-OVERSIGHT_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.DESK, Role.ADMIN)
 
 
 def _key(state: State) -> bytes:
@@ -140,7 +138,7 @@ class PatrolController(Controller):
 
 
 def _oversight(user: CurrentUser) -> None:
-    if not user.has_role(*OVERSIGHT_ROLES):
+    if not user.has_role(*DESK_ROLES):
         raise Forbidden("Only the desk, supervisors and managers see this.")
 
 

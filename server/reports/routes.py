@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
 from server.auth.guards import requires_role
-from server.auth.models import Role
+from server.auth.models import DESK_ROLES, Role
 from server.deps import DbSession, User
 from server.errors import InvalidInput, NotFound
 from server.reports import export, service
@@ -27,7 +27,7 @@ def _download(body: bytes, media_type: str, filename: str) -> Response[bytes]:
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
-    guards = [requires_role(Role.DESK, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.SPECIALIST)]
+    guards = [requires_role(*DESK_ROLES, Role.SPECIALIST)]
 
     @get("/daily-clearing", summary="日清日审: every open request with its limits, overdue first")
     async def daily_clearing(

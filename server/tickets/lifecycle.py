@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.attachments.models import Attachment
-from server.auth.models import Role, StaffUser, staff_buildings
+from server.auth.models import DESK_ROLES, FIELD_ROLES, Role, StaffUser, staff_buildings
 from server.auth.schemas import CurrentUser
 from server.desk import events as desk_events
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -39,8 +39,6 @@ from server.tickets.models import (
     TicketStatus,
 )
 
-DESK_ROLES = (Role.DESK, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
-FIELD_ROLES = (Role.SPECIALIST, Role.ENGINEER)
 S = TicketStatus
 
 # Which statuses each action may start from.
