@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.schemas import CurrentUser
 from server.db import write_session
+from server.tickets.publish import publish_committed
 
 # Handler parameters named `db` and `user` receive these (Litestar named dependencies).
 DbSession = NamedDependency[AsyncSession]
@@ -32,6 +33,7 @@ async def provide_session(state: State, request: Request[Any, Any, Any]) -> Asyn
     else:
         async with write_session(state.sessionmaker) as session:
             yield session
+        publish_committed(request)  # committed: the desk hears of it before the response goes out
 
 
 def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:

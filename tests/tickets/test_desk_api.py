@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from server.tickets.changes import TicketChange
 from tests.conftest import login
 
 Client = AsyncTestClient[Litestar]
@@ -134,3 +138,35 @@ async def test_the_desk_and_the_app_answer_head(client: Client) -> None:
         get = await client.get(path)
         assert head.headers["content-length"] == str(len(get.content)), path
     assert (await client.head("/desk/no-such-file.js")).status_code == 404
+
+
+async def test_the_desk_hears_of_a_step_before_its_response_goes_out(
+    client: Client, app: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone on a slow link receiving its response must not hold back the desk's view."""
+    desk = await login(client, "desk")
+    ticket = await _request(client, desk)
+    order: list[str] = []
+    bus = app.state.changes
+    publish = bus.publish
+
+    def recording_publish(changes: Iterable[TicketChange]) -> None:
+        changes = list(changes)
+        order.extend(f"published {c.action}" for c in changes)
+        publish(changes)
+
+    handler = app.asgi_handler
+
+    async def recording_handler(scope: Any, receive: Any, send: Any) -> None:
+        async def recording_send(message: Any) -> None:
+            if message["type"] == "http.response.start" and scope["method"] == "POST":
+                order.append("response")
+            await send(message)
+
+        await handler(scope, receive, recording_send)
+
+    monkeypatch.setattr(bus, "publish", recording_publish)
+    monkeypatch.setattr(app, "asgi_handler", recording_handler)
+    response = await _act(client, desk, ticket["id"], "acknowledge")
+    assert response.status_code == 200, response.text
+    assert order == ["published acknowledge", "response"]
