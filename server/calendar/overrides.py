@@ -31,26 +31,28 @@ async def year_view(session: AsyncSession, site_slug: str, year: int) -> Calenda
     site = await site_by_slug(session, site_slug)
     days: dict[date, CalendarDayRead] = {
         d.day: CalendarDayRead(day=d.day, is_working=d.is_working, name=d.name, source="official",
-                               official_is_working=d.is_working)
+                               official_is_working=d.is_working, official_name=d.name)
         for d in official.special_days(year)
     }
     rows = await session.execute(
-        select(CalendarDay, StaffUser.username)
+        select(CalendarDay, StaffUser.username, StaffUser.display_name)
         .outerjoin(StaffUser, StaffUser.id == CalendarDay.edited_by_id)
         .where(CalendarDay.site_id == site.id, CalendarDay.day >= date(year, 1, 1),
                CalendarDay.day <= date(year, 12, 31)))
-    for override, username in rows:
+    for override, username, display_name in rows:
         was = days.get(override.day)
         days[override.day] = CalendarDayRead(
             day=override.day, is_working=override.is_working,
             name=override.note or (was.name if was else ""), source="override",
-            official_is_working=official.is_working(override.day), note=override.note,
-            edited_by=username, edited_at=override.edited_at)
+            official_is_working=official.is_working(override.day),
+            official_name=was.name if was else None, note=override.note,
+            edited_by=username, edited_by_name=display_name, edited_at=override.edited_at)
     warning = None
     if not official.covers(year):
         warning = (f"The chinesecalendar package has no official schedule for {year} (it covers "
                    f"{official.FIRST_YEAR}–{official.LAST_YEAR}). Enter the year's holidays and 调休 "
-                   "working days here; until then working-day deadlines in it are refused.")
+                   "working days here; until then its deadlines counted in working days take Monday to "
+                   "Friday as working days, and the server logs a warning for each.")
         if any(d.source == "override" for d in days.values()):
             warning = (f"{year} is maintained by hand at this site (no official data): days not "
                        "listed count as ordinary (Mon–Fri working).")

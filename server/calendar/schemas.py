@@ -14,8 +14,10 @@ class CalendarDayRead(msgspec.Struct):
     name: str  # 国庆节, 国庆节调休上班, or the override's note
     source: Literal["official", "override"]
     official_is_working: bool | None  # None: the package has no data for the year
+    official_name: str | None = None  # the official schedule's name for the day, if it has one
     note: str = ""
-    edited_by: str | None = None
+    edited_by: str | None = None  # username
+    edited_by_name: str | None = None  # display name (客服主管 刘洋)
     edited_at: datetime | None = None
 
 

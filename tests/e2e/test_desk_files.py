@@ -150,7 +150,7 @@ def test_every_error_code_has_a_message_in_both_languages() -> None:
 
 
 def test_report_pages_have_every_word_in_both_languages() -> None:
-    """clearing.html and complaints.html read i18n/reports.<lang>.json laid over the desk's own
+    """clearing.html, complaints.html and calendar.html read i18n/reports.<lang>.json laid over the desk's own
     files (i18n.js useBundle): every key they use exists, in both languages alike."""
     bundle = {lang: json.loads((DESK / "i18n" / f"reports.{lang}.json").read_text(encoding="utf-8"))
               for lang in LANGUAGES}
@@ -160,15 +160,16 @@ def test_report_pages_have_every_word_in_both_languages() -> None:
     for key in zh:
         assert set(re.findall(r"\{(\w+)\}", zh[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
     used: set[str] = set()
-    for page in ("clearing.html", "complaints.html"):
+    for page in ("clearing.html", "complaints.html", "calendar.html"):
         html = (DESK / page).read_text(encoding="utf-8")
         used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
-    for name in ("report_frame.js", "clearing_page.js", "complaints_page.js"):
+    for name in ("report_frame.js", "clearing_page.js", "complaints_page.js", "calendar_page.js"):
         source = (DESK / "js" / name).read_text(encoding="utf-8")
         # Every literal shaped like a key (some go through a variable: showProblem's key, the due badge).
         used |= set(re.findall(r"'([a-z_]+\.[a-z_][a-zA-Z_.\-]*)'", without_comments(source)))
         used |= {f"col.{key}" for key in re.findall(r"\bc\('([a-z_]+)'\)", source)}
-    assert {"clearing.empty", "complaints.due_in", "col.owner", "report.error"} <= used, "patterns are wrong"
+    assert {"clearing.empty", "complaints.due_in", "col.owner", "report.error",
+            "calendar.official_was_named"} <= used, "patterns are wrong"
     for lang in LANGUAGES:
         missing = used - set(bundle[lang]) - set(strings(lang))
         assert not missing, (lang, sorted(missing))

@@ -21,8 +21,9 @@ async def test_the_year_lists_holidays_and_tiaoxiu_days(sla_client: Any) -> None
     assert days["2026-10-10"]["is_working"] is True
     assert days["2026-10-10"]["name"] == "国庆节调休上班"
     assert days["2026-10-01"] == {"day": "2026-10-01", "is_working": False, "name": "国庆节",
-                                  "source": "official", "official_is_working": False, "note": "",
-                                  "edited_by": None, "edited_at": None}
+                                  "source": "official", "official_is_working": False,
+                                  "official_name": "国庆节", "note": "", "edited_by": None,
+                                  "edited_by_name": None, "edited_at": None}
     assert "2026-11-09" not in days  # an ordinary Monday is not listed
 
 
@@ -31,6 +32,7 @@ async def test_2027_says_it_needs_the_admin(sla_client: Any) -> None:
     year = (await sla_client.get("/api/calendar/xinwaitan/2027", headers=headers)).json()
     assert year["officially_covered"] is False
     assert "2027" in year["warning"]
+    assert "Monday to Friday" in year["warning"]  # what deadlines do meanwhile (not refused)
     assert year["days"] == []
     response = await sla_client.put("/api/calendar/xinwaitan/days/2027-01-01", headers=headers,
                                     json={"is_working": False, "note": "元旦"})
@@ -55,6 +57,13 @@ async def test_admin_and_supervisor_edit_and_the_edit_is_kept_with_who_and_when(
                                     json={"is_working": True, "note": "恢复上班"})
     day = next(d for d in response.json()["days"] if d["day"] == "2026-11-09")
     assert (day["is_working"], day["edited_by"], day["name"]) == (True, "supervisor", "恢复上班")
+    assert day["edited_by_name"] == "客服主管 刘洋"
+
+    # Over an official holiday: the site's note names the row, the official name is kept.
+    response = await sla_client.put("/api/calendar/xinwaitan/days/2026-10-07", headers=admin,
+                                    json={"is_working": True, "note": "物业值班"})
+    day = next(d for d in response.json()["days"] if d["day"] == "2026-10-07")
+    assert (day["name"], day["official_name"], day["official_is_working"]) == ("物业值班", "国庆节", False)
 
     assert (await sla_client.delete("/api/calendar/xinwaitan/days/2026-11-09",
                                     headers=admin)).status_code == 204

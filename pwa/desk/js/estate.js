@@ -17,6 +17,11 @@ export async function loadEstate() {
   return zoneChanged || before !== JSON.stringify(next);
 }
 
+/** The estate's slug (xinwaitan): the site in /api/calendar/{site}/… */
+export function estateSlug() {
+  return estate ? estate.slug : '';
+}
+
 export function estateName() {
   return estate ? estate.name : '';
 }
