@@ -4,8 +4,9 @@ names instead of ids, the estate's building names, and rule-made titles in the d
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.support.live_server import LiveServer
 from tests.support.publisher import Publisher, event, topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo estate's zone: the desk shows its times
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -146,6 +148,24 @@ def test_classify_a_complaint_and_only_a_supervisor_is_offered_invalid(
     expect(drawer.locator("#drawer-panel select[name=classification] option[value='invalid']")).to_have_count(
         1
     )
+
+
+def test_a_working_day_limit_reads_as_the_end_of_its_last_day(server: LiveServer, open_desk: Any) -> None:
+    """A major complaint's answer is due at midnight after the third working day: the drawer says
+    "12/02 24:00", not "12/03 00:00", which a desk reads as a day more."""
+    expect = _expect()
+    complaint = new_request(server, kind="complaint", title="楼上周末早上七点电钻", unit="b1-0903",
+                            needs_on_site=False, classification="major")
+    due = {name: datetime.fromisoformat(complaint[f"{name}_due_at"]).astimezone(SHANGHAI)
+           for name in ("answer", "resolve")}
+    assert all((d.hour, d.minute, d.second) == (0, 0, 0) for d in due.values())  # end of a working day
+    page = open_desk("desk").page
+    drawer = _open_ticket(page, complaint["id"])
+    dues = drawer.locator("#drawer-facts ul.dues")
+    for d in due.values():
+        last_day = d - timedelta(seconds=1)
+        expect(dues).to_contain_text(f"{last_day:%m/%d} 24:00")
+        expect(dues).not_to_contain_text(f"{d:%m/%d} 00:00")
 
 
 def test_follow_up_not_satisfied_sends_it_back_then_close_and_reopen(

@@ -397,3 +397,26 @@ def test_a_phone_in_another_time_zone_shows_the_estates_wall_clock(server: LiveS
         assert place.endswith(f"{shanghai:%H:%M}"), place
         assert not place.endswith(f"{utc:%H:%M}"), place  # the browser's own zone
         assert not errors, errors
+
+
+def test_a_working_day_limit_reads_as_the_end_of_its_last_day(server: LiveServer) -> None:
+    """A major complaint is resolved within 7 working days: due at midnight after the last one,
+    which the phone shows as "12/8 24:00", not "12/9 00:00" (a day more to the reader)."""
+    opened = new_ticket(server, kind="complaint", title="楼上周末早上七点电钻", unit="b1-0903",
+                        needs_on_site=False, classification="major")
+    dispatch(server, opened["id"])
+    due = parse(opened["resolve_due_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (due.hour, due.minute, due.second) == (0, 0, 0)
+    last_day = due - timedelta(seconds=1)
+    with chromium() as browser:
+        page = browser.new_context(**PHONE).new_page()
+        errors = watch_errors(page)
+        log_in(page, server.base_url)
+        page.goto(f"{server.base_url}/app/#/tickets/{opened['id']}")
+        facts = page.locator("dl.facts")
+        facts.wait_for()
+        until(lambda: "24:00" in facts.inner_text(), what="the resolve-by time")
+        text = facts.inner_text()
+        assert f"{last_day.month}/{last_day.day} 24:00" in text, text
+        assert f"{due.month}/{due.day} 00:00" not in text, text
+        assert not errors, errors

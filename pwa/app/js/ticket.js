@@ -7,7 +7,8 @@ import * as outbox from "./outbox.js";
 import { resize } from "./photo.js";
 import { act, cachedTicket, fetchTicket, onMyWayAt, onStepsChange, overlay, pendingSteps } from "./inbox_store.js";
 import {
-  actionButtons, actionLabel, countdown, h, kindLabel, loadClockOffset, notes, place, severityLabel, stateLine, time,
+  actionButtons, actionLabel, countdown, deadline, h, kindLabel, loadClockOffset, notes, place, severityLabel, stateLine,
+  time,
   toast,
 } from "./ticket_ui.js";
 
@@ -85,8 +86,8 @@ function facts(view) {
     ["description", view.description],
     ["requester", view.requester_name],
     ["phone", view.requester_phone ? h("a", { href: `tel:${view.requester_phone}`, class: "tel" }, view.requester_phone) : null],
-    ["on_site_due", view.on_site_due_at ? time(view.on_site_due_at) : null],
-    ["resolve_due", view.resolve_due_at ? time(view.resolve_due_at) : null],
+    ["on_site_due", view.on_site_due_at ? deadline(view.on_site_due_at) : null],
+    ["resolve_due", view.resolve_due_at ? deadline(view.resolve_due_at) : null],
     ["on_site_at", view.on_site_at ? time(view.on_site_at, true) : null],
     ["department", view.department ? t(`ticket.department.${view.department}`) : null],
     ["occurrences", view.occurrences > 1 ? String(view.occurrences) : null],

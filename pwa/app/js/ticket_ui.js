@@ -47,6 +47,17 @@ export function time(iso, withSeconds = false) {
     second: withSeconds ? "2-digit" : undefined, hourCycle: "h23", timeZone: zone });
 }
 
+/** A deadline. One at the stroke of midnight is 24:00 of the day before: a working-day limit ends
+ * with its last day, and "12/3 00:00" reads as a day more. */
+export function deadline(iso) {
+  const ms = typeof iso === "number" ? iso : parseTime(iso);
+  if (ms == null) return "";
+  const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hourCycle: "h23", timeZone: zone }).format(ms);
+  if (clock !== "00:00:00") return time(ms);
+  return `${new Date(ms - 1000).toLocaleString(lang, { month: "numeric", day: "numeric", timeZone: zone })} 24:00`;
+}
+
 export function duration(seconds) {
   const s = Math.abs(Math.round(seconds));
   if (s >= 86400) return t("ticket.days_hours", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });

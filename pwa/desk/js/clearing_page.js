@@ -10,7 +10,7 @@ import { t as msg } from './i18n.js';
 import { buildingLabel, kindLabel, statusLabel, titleLabel, unitLabel } from './labels.js';
 import { clearStatus, downloadButton, showProblem, startPage } from './report_frame.js';
 import { CLOCKS } from './sla.js';
-import { fmtWhen, fmtWhenFull } from './time.js';
+import { fmtDeadline, fmtWhen, fmtWhenFull } from './time.js';
 
 // A day's review, not the live desk: the list reloads once a minute, the countdowns every second.
 const REFRESH_MS = 60 * 1000;
@@ -76,7 +76,7 @@ function renderRows() {
       cell(c('place'), 'place', place(row)),
       cell(c('status'), 'ticket-status', statusLabel(row.status)),
       ownerCell(row),
-      cell(c('limit'), 'limit', el, row.next_due_at ? sub(msg('row.due_at', { time: fmtWhen(row.next_due_at) })) : null),
+      cell(c('limit'), 'limit', el, row.next_due_at ? sub(msg('row.due_at', { time: fmtDeadline(row.next_due_at) })) : null),
       promisedCell(row),
       cell(c('opened'), '', fmtWhen(row.opened_at)));
   }));

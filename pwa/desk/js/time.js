@@ -48,6 +48,8 @@ function format(kind) {
       Object.assign(options, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
     }
     if (kind === 'date') Object.assign(options, { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' });
+    if (kind === 'monthday') Object.assign(options, { month: '2-digit', day: '2-digit' });
+    if (kind === 'yearmonthday') Object.assign(options, { year: 'numeric', month: '2-digit', day: '2-digit' });
     formats.set(key, new Intl.DateTimeFormat(language() === 'zh-CN' ? 'zh-CN' : 'en-GB', options));
   }
   return formats.get(key);
@@ -68,6 +70,21 @@ export function fmtWhen(value, now = Date.now()) {
   if (ms === null) return '';
   if (format('date').format(ms) === format('date').format(now)) return format('short').format(ms);
   return fieldsIn(ms).year === fieldsIn(now).year ? format('datetime').format(ms) : format('yeardatetime').format(ms);
+}
+
+/** A deadline, to the minute. One at the stroke of midnight is shown as 24:00 of the day before
+ * ("12/02 24:00"): a working-day limit ends with its last day, and "12/03 00:00" reads as the 3rd. */
+export function fmtDeadline(value, now = Date.now()) {
+  const ms = typeof value === 'number' ? value : parseTime(value);
+  if (ms === null) return '';
+  const at = fieldsIn(ms);
+  if (at.hour === '00' && at.minute === '00' && at.second === '00') {
+    const lastDay = ms - 1000;
+    const sameYear = fieldsIn(lastDay).year === fieldsIn(now).year;
+    return `${format(sameYear ? 'monthday' : 'yearmonthday').format(lastDay)} 24:00`;
+  }
+  const sameYear = at.year === fieldsIn(now).year;
+  return format(sameYear ? 'datetime' : 'yeardatetime').format(ms);
 }
 
 export function fmtWhenFull(value) {

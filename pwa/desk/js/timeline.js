@@ -8,7 +8,7 @@ import {
   sourceLabel, typeLabel, unitLabel,
 } from './labels.js';
 import { CLOCKS, metAt } from './sla.js';
-import { fmtWhenFull } from './time.js';
+import { fmtDeadline, fmtWhenFull } from './time.js';
 
 function fact(label, ...value) {
   const values = value.flat().filter((v) => v !== null && v !== undefined && v !== '');
@@ -29,7 +29,7 @@ export function facts(ticket) {
   const dues = CLOCKS.filter(([, due]) => ticket[due]).map(([clock, due, metFields]) => {
     const met = metAt(ticket, metFields);
     return h('li', { class: met ? 'done' : '' },
-      h('span', {}, clockLabel(clock)), ' ', h('span', { class: 'num' }, fmtWhenFull(ticket[due])),
+      h('span', {}, clockLabel(clock)), ' ', h('span', { class: 'num' }, fmtDeadline(ticket[due])),
       met ? h('span', { class: 'badge ok' }, t('sla.met_at', { time: fmtWhenFull(met) })) : null);
   });
   return h('dl', { class: 'facts' },
