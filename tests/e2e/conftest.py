@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +75,13 @@ def open_desk(browser: Any, server: LiveServer) -> Iterator[Any]:
         locale: str = "zh-CN",
         viewport: tuple[int, int] = (1366, 768),
         login: bool = True,
-        clock: bool = False,
+        clock: bool | datetime = False,
     ) -> Desk:
+        """``clock``: True installs Playwright's clock at now, a datetime at that time."""
         context = browser.new_context(locale=locale, viewport={"width": viewport[0], "height": viewport[1]})
-        if clock:
+        if isinstance(clock, datetime):
+            context.clock.install(time=clock)
+        elif clock:
             context.clock.install()
         page = context.new_page()
         desk = Desk(context, page, username)

@@ -392,3 +392,51 @@ def test_the_desk_and_the_reports_link_to_this_years_calendar_with_a_hint_for_ne
         expect(link).to_have_text("工作日历")
         link.click()
         expect(page.locator("h1")).to_have_text("工作日历")
+
+
+def test_the_desk_reminds_the_calendar_keepers_of_a_year_nobody_has_entered(
+    server: LiveServer, open_desk: Any
+) -> None:
+    """From November the admin and supervisor see on the desk itself that next year's holidays are
+    missing; a year already entered by hand, or another role, sees nothing."""
+    expect = _expect()
+    late_november = datetime(2030, 11, 27, 10, 0, tzinfo=SHANGHAI)
+    june = datetime(2030, 6, 10, 10, 0, tzinfo=SHANGHAI)
+    for year in (2030, 2031):
+        _clear_year(server, year)
+    with server.api("admin") as api:
+        assert api.put(f"/api/calendar/{SITE}/days/2030-10-01", json={"is_working": False, "note": "国庆节"}
+                       ).status_code == 200
+    try:
+        admin = open_desk("admin", clock=late_november).page
+        notice = admin.locator("#calendar-notice")
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text("2031 年的法定节假日和调休安排还没有录入")
+        expect(admin.locator("#calendar-notice-link")).to_have_attribute("href", "calendar.html#year=2031")
+        admin.select_option("#lang-select", "en")
+        expect(notice).to_contain_text("2031's public holidays")
+        admin.locator("#calendar-notice-dismiss").click()
+        expect(notice).to_be_hidden()
+
+        desk_notice = open_desk("desk", clock=late_november).page.locator("#calendar-notice")
+        expect(desk_notice).to_have_attribute("data-checked", "not-an-editor")
+        expect(desk_notice).to_be_hidden()
+        # 2030 is kept by hand and next year's notice is not out before November.
+        supervisor = open_desk("supervisor", clock=june).page
+        expect(supervisor.locator("#calendar-notice")).to_have_attribute("data-checked", "2030-06-10")
+        expect(supervisor.locator("#calendar-notice")).to_be_hidden()
+
+        _clear_year(server, 2030)  # now the current year itself is missing
+        supervisor = open_desk("supervisor", clock=june).page
+        expect(supervisor.locator("#calendar-notice")).to_contain_text("2030 年")
+
+        with server.api("admin") as api:
+            for day in ("2030-10-01", "2031-01-01"):
+                assert api.put(f"/api/calendar/{SITE}/days/{day}", json={"is_working": False, "note": "假日"}
+                               ).status_code == 200
+        admin = open_desk("admin", clock=late_november).page
+        expect(admin.locator("#calendar-notice")).to_have_attribute("data-checked", "2030-11-27")
+        expect(admin.locator("#calendar-notice")).to_be_hidden()
+    finally:
+        for year in (2030, 2031):
+            _clear_year(server, year)

@@ -2,6 +2,7 @@
 
 import * as api from './api.js';
 import { bindAlarmClicks, initAlarms, renderAlarms } from './alarms.js';
+import { checkCalendar, render as renderCalendarNotice, wireCalendarNotice } from './calendar_notice.js';
 import { ACTIVE_STATUSES, DEVICE_REFRESH_MS, RESYNC_EVERY_MS } from './config.js';
 import { fillDeviceFilterOptions, initDevices, renderDevices } from './devices.js';
 import { closeDrawer, drawerTicketId, initDrawer, openDrawer, renderDrawer, ticketChanged } from './drawer.js';
@@ -58,6 +59,7 @@ function applyEvent({ type, data }) {
 async function refreshEstate() {
   try {
     if (await loadEstate()) relabel();
+    checkCalendar();  // after the estate: its slug and zone
   } catch (error) {
     if (error.status !== 401) console.warn('estate', error);
   }
@@ -258,6 +260,7 @@ function relabel() {
   renderTickets();
   renderDevices();
   renderDrawer({ keepPanel: false });
+  renderCalendarNotice();
   $('#lang-select').value = language();
   tick();
 }
@@ -289,6 +292,7 @@ async function main() {
   $('#new-request').addEventListener('click', () => openRequestForm());
   $('#sound-arm').addEventListener('click', () => sound.arm());
   $('#reconnect-now').addEventListener('click', () => stream.reconnectNow());
+  wireCalendarNotice();
   $('#tab-tickets').addEventListener('click', () => selectTab('tickets'));
   $('#tab-devices').addEventListener('click', () => selectTab('devices'));
   document.addEventListener('keydown', onKey);
