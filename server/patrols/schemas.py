@@ -42,8 +42,9 @@ class SyncItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One outbox entry: the phone made its id and recorded its time."""
 
     id: ClientId
-    # scan / patrol_run (patrols), move_in (server.movein), ticket_action (server.tickets.outbox)
-    kind: Literal["scan", "patrol_run", "move_in", "ticket_action"]
+    # scan / patrol_run (patrols), move_in (server.movein), ticket_action and ticket_create
+    # (server.tickets.outbox)
+    kind: Literal["scan", "patrol_run", "move_in", "ticket_action", "ticket_create"]
     device_time: datetime
     payload: dict[str, Any]
 

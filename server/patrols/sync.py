@@ -79,13 +79,14 @@ def outbox_kinds() -> dict[str, OutboxKind]:
     Imported here, not at module level: those areas import this module's context.
     """
     from server.movein.sync import store_move_in
-    from server.tickets.outbox import act_from_outbox
+    from server.tickets.outbox import act_from_outbox, create_from_outbox
 
     return {
         "scan": OutboxKind("patrol.scan", _scan),
         "patrol_run": OutboxKind("patrol.run", _run),
         "move_in": OutboxKind("move_in.inspection", store_move_in),
         "ticket_action": OutboxKind("ticket.action", act_from_outbox, self_recorded=True),
+        "ticket_create": OutboxKind("ticket.create", create_from_outbox, self_recorded=True),
     }
 
 
