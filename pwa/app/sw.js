@@ -4,7 +4,7 @@
 import { sync } from "./js/outbox.js";
 import { onPush, openTicket } from "./js/push_sw.js";
 
-const VERSION = "2026-11-27d"; // bump with every shell change: phones then see "update available"
+const VERSION = "2026-11-27e"; // bump with every shell change: phones then see "update available"
 const CACHE = `fieldops-app-${VERSION}`;
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
@@ -12,6 +12,7 @@ const SHELL = [
   "js/photo.js", "i18n/zh-CN.json", "i18n/en.json", "vendor/jsQR.js",
   "js/inbox.js", "js/inbox_store.js", "js/ticket.js", "js/ticket_ui.js", "js/push.js", "js/push_sw.js",
   "js/movein.js", "js/movein_data.js", "js/movein_steps.js", "js/movein_sign.js", "js/signature.js",
+  "js/walk_in.js",
   "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png", "icons/icon-maskable-512.png",
 ];
 

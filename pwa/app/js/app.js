@@ -10,6 +10,7 @@ import * as inbox from "./inbox.js";
 import * as ticketPage from "./ticket.js";
 import * as push from "./push.js";
 import * as movein from "./movein.js";
+import * as walkIn from "./walk_in.js";
 import { loadDraft as moveInDraft } from "./movein_data.js";
 
 const view = document.getElementById("view");
@@ -104,7 +105,7 @@ let navigations = 0;
 // Addresses (#/inbox, #/tickets/{id}: what a tapped notification opens) → their views; else home.
 function routeView() {
   scan.stop();
-  return ticketPage.route() ?? inbox.route() ?? movein.route() ?? showHome();
+  return ticketPage.route() ?? inbox.route() ?? movein.route() ?? walkIn.route() ?? showHome();
 }
 
 async function showHome() {
@@ -122,6 +123,7 @@ async function showHome() {
   view.replaceChildren(
     inbox.entry(),
     h("button", { class: "primary huge", id: "scan-button", onclick: showScan }, t("home.scan")),
+    walkIn.entry(),
     h("div", { class: "row" },
       h("button", { id: "sync-button", onclick: async () => { await outbox.sync({ force: true }); await refreshData(); } }, t("home.sync")),
       h("button", { onclick: showPending }, t("home.pending")),
@@ -200,6 +202,7 @@ async function showPending() {
       : item.state === "rejected" ? t("pending.rejected", { status: item.error?.status, detail: item.error?.detail }) : null;
     list.append(h("li", { class: item.state, "data-id": item.id },
       h("strong", {}, t(`pending.kind.${item.kind}`)), " ", when(item.device_time),
+      walkIn.summary(item) ? h("div", { class: "summary" }, walkIn.summary(item)) : null,
       error ? h("p", { class: "error" }, error) : null,
       error ? h("button", { onclick: async () => {
         download({ ...exported, items: [item] }, `fieldops-${item.id}.json`);
@@ -302,6 +305,7 @@ async function main() {
   inbox.init(shell);
   ticketPage.init(shell);
   movein.init(shell);
+  walkIn.init(shell);
   addEventListener("hashchange", async () => {
     navigations += 1;
     if ((await kvGet("token")) && !(await kvGet("need_login"))) routeView();

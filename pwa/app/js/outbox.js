@@ -10,8 +10,9 @@ export const APP_VERSION = "1";
 const BATCH = 100;
 const MAX_BACKOFF_S = 300;
 const listeners = new Set();
-// Kinds whose sync result the app shows afterwards (a move-in: readings checked, tickets).
-const KEEP_RESULT = new Set(["move_in"]);
+// Kinds whose sync result the app shows afterwards (a move-in: readings checked, tickets;
+// a walk-in request: its ticket number).
+const KEEP_RESULT = new Set(["move_in", "ticket_create"]);
 
 export function uuid() {
   return crypto.randomUUID();
