@@ -29,6 +29,7 @@ from server.desk.stream import desk_stream
 from server.devices.routes import DeviceController
 from server.errors import EXCEPTION_HANDLERS
 from server.estates.routes import EstateController, UnitController
+from server.ids import check_path_ids
 from server.movein.routes import MOVE_IN_ROUTES
 from server.observability.metrics import Metrics, metrics_middleware
 from server.observability.routes import health, metrics, ready
@@ -100,6 +101,7 @@ def create_app(
             *MOVE_IN_ROUTES,
             *static_routers,
         ],
+        before_request=check_path_ids,
         after_response=publish_outcomes,
         dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -31,6 +31,12 @@ NAMING_CONVENTION = {
 }
 
 
+# Row ids are 32-bit integers (PostgreSQL `integer`). A larger number names nothing, but
+# asyncpg refuses to even send it and the request would end in a 500: inputs that carry an
+# id are bounded by this (server/ids.py checks path ids; write schemas use DbId).
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

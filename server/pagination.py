@@ -7,4 +7,4 @@ from typing import Annotated
 from litestar.params import QueryParameter
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size (1–500).")]
-Offset = Annotated[int, QueryParameter(ge=0, description="Rows to skip.")]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="Rows to skip.")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import QueryParameter
 
 from server.deps import DbSession, User
 from server.estates import service
@@ -41,7 +41,8 @@ class UnitController(Controller):
             Literal["vacant", "occupied", "renovating"] | None,
             QueryParameter(name="state", description="Unit state"),
         ] = None,
-        floor: FromQuery[int | None] = None,
+        floor: Annotated[int | None, QueryParameter(ge=-20, le=300, description="Floor (below 0: basement)")
+                         ] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> UnitPage:

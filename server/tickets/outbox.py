@@ -8,10 +8,11 @@ same write, answered once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from server.ids import DbId
 from server.tickets import lifecycle
 from server.tickets.schemas_write import TicketAction, TicketCreate
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class TicketActionPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    ticket_id: Annotated[int, msgspec.Meta(ge=1)]
+    ticket_id: DbId
     action: TicketAction
 
 

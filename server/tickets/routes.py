@@ -12,6 +12,7 @@ from litestar.response import Response
 from server.auth.schemas import CurrentUser
 from server.deps import DbSession, User, client_label
 from server.errors import InvalidInput
+from server.ids import in_range
 from server.pagination import Limit, Offset
 from server.tickets import lifecycle, service
 from server.tickets.models import TicketKind, TicketStatus
@@ -28,7 +29,7 @@ def _assignee(raw: str | None, user: CurrentUser) -> int | None:
         return None
     if raw == "me":
         return user.id
-    if raw.isdigit():
+    if raw.isdigit() and in_range(int(raw)):
         return int(raw)
     raise InvalidInput.at("assignee", "Use `me` or a staff user id.", "bad assignee", source="query")
 

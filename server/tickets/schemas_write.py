@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.ids import DbId
+
 ClientId = Annotated[
     str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{36}$", description="A UUID the client made for this write")
 ]
@@ -32,7 +34,7 @@ class TicketCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     severity: Literal["critical", "high", "normal", "low"] = "normal"
     requester_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     requester_phone: Annotated[str, msgspec.Meta(pattern=r"^[0-9+ -]{3,32}$")] | None = None
-    resident_id: int | None = None
+    resident_id: DbId | None = None
     # Could not be solved on the phone: someone must be on site within 15 minutes.
     needs_on_site: bool = False
     department: Department | None = None
@@ -53,7 +55,7 @@ class Acknowledge(_Action, tag="acknowledge"):
 
 
 class Dispatch(_Action, tag="dispatch"):
-    assignee_id: int
+    assignee_id: DbId
 
 
 class OnMyWay(_Action, tag="on_my_way"):
