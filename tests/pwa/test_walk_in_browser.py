@@ -280,3 +280,46 @@ def test_a_request_for_a_building_no_longer_mine_is_refused_in_the_servers_words
         assert "服务器拒绝（403）" in row.inner_text()
         assert not errors, errors
         context.close()
+
+
+def test_a_half_written_request_survives_the_app_being_closed(server: LiveServer) -> None:
+    """The phone locks mid-sentence and the OS closes the app: the form comes back as it was,
+    photo included, and is empty again once the request is queued."""
+    title = "地下车库B2入口积水"
+    with chromium() as browser:
+        context = browser.new_context(**PHONE)
+        page = context.new_page()
+        errors = watch_errors(page)
+        log_in(page, server.base_url)
+        until(lambda: page.evaluate(CACHED_UNITS) > 0, what="the units cached")
+        go_offline(context)
+        _open_form(page)
+        page.click("label[for=wi-kind-help]")
+        page.fill("#wi-requester-name", "周先生")
+        page.fill("#wi-title", title)
+        page.check("#wi-on-site")
+        page.set_input_files("input[name=wi-photo]", str(PHOTO))
+        until(lambda: "1" in page.inner_text("#wi-photo-count"), what="the photo resized")
+        kept = DB + ("(async db => { const d = await db.kvGet('walkin_draft');"
+                     " return d && [d.title, d.photos.length]; })")
+        until(lambda: page.evaluate(kept) == [title, 1], what="the draft kept in IndexedDB")
+
+        page.close()  # what the OS does to a backgrounded PWA
+        page = context.new_page()
+        errors += watch_errors(page)
+        page.goto(f"{server.base_url}/app/#/requests/new")
+        page.wait_for_selector("[data-view=walk-in] #wi-form")
+        assert page.input_value("#wi-title") == title
+        assert page.input_value("#wi-requester-name") == "周先生"
+        assert page.is_checked("#wi-kind-help")
+        assert page.is_checked("#wi-on-site")
+        assert "1" in page.inner_text("#wi-photo-count")
+
+        page.click("#wi-submit")
+        until(lambda: page.input_value("#wi-title") == "", what="the form cleared")
+        [queued] = [i for i in _outbox(page) if i["kind"] == "ticket_create"]
+        assert (queued["payload"]["title"], queued["payload"]["kind"]) == (title, "help")
+        page.reload()
+        page.wait_for_selector("[data-view=walk-in] #wi-form")
+        assert page.input_value("#wi-title") == ""  # the kept draft went with the submit
+        assert not errors, errors

@@ -15,6 +15,9 @@ const KINDS = ["repair", "complaint", "help"];
 const MINE = "walkin_mine"; // requests recorded on this phone, newest first
 const KEEP_MINE = 20;
 const MAX_PHOTOS = 3;
+// The form's content, kept in IndexedDB as it is typed: a phone that locks and lets the OS close
+// the app mid-sentence must not lose what the resident said.
+const DRAFT = "walkin_draft";
 
 let ctx = null; // { view, home, toast } from the shell
 let draft = null; // the form's content; its id is the outbox item's UUID, fixed before queueing
@@ -59,7 +62,10 @@ function newDraft(user) {
 // ---- the form -------------------------------------------------------------------------------
 async function show() {
   const user = await me();
-  if (!draft || draft.user !== user) draft = newDraft(user);
+  if (!draft || draft.user !== user) {
+    const kept = await kvGet(DRAFT);
+    draft = kept && kept.user === user ? kept : newDraft(user);
+  }
   const estate = (await get("cache", "estate"))?.value;
   const units = await cachedUnits(); // the move-in picker's list: every unit of my buildings
   const buildings = estate?.buildings?.length ? estate.buildings
@@ -106,8 +112,9 @@ async function show() {
       if (!file) return;
       draft.photos.push({ id: outbox.uuid(), blob: await resize(file) }); // ≤ 1600 px before queueing
       showPhotos();
+      keep();
     } }));
-  const clearPhotos = h("button", { type: "button", id: "wi-photo-clear", onclick: () => { draft.photos = []; showPhotos(); } },
+  const clearPhotos = h("button", { type: "button", id: "wi-photo-clear", onclick: () => { draft.photos = []; showPhotos(); keep(); } },
     t("walkin.photo_clear"));
   showPhotos();
 
@@ -127,6 +134,8 @@ async function show() {
       checked: draft.onSite, onchange: (e) => { draft.onSite = e.target.checked; } }), " ", t("walkin.on_site")),
     photoLabel, photoCount, clearPhotos, error, submit,
     h("button", { type: "button", class: "big", onclick: () => { location.hash = ""; } }, t("back")));
+  form.addEventListener("input", keep);
+  form.addEventListener("change", keep);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (submit.disabled) return; // a double tap: the first one is being queued
@@ -151,6 +160,12 @@ async function show() {
   ctx.view.replaceChildren(h("section", { "data-view": "walk-in" },
     h("h2", {}, t("walkin.heading")), h("p", { class: "sub" }, t("walkin.intro")), form,
     h("h2", {}, t("walkin.mine")), await mineList()));
+}
+
+// Stored after the form's own handlers ran (they update `draft`); IndexedDB keeps the photo blobs.
+function keep() {
+  const snapshot = { ...draft, photos: [...draft.photos] };
+  kvSet(DRAFT, snapshot).catch((error) => console.warn("walk-in draft not kept", error));
 }
 
 // [field to focus, message key] for the first problem, or null. Mirrors TicketCreate's limits.
@@ -181,6 +196,7 @@ async function save() {
   await serial(() => remember({ id: draft.id, user: draft.user, kind: p.kind, title: p.title, place: p.unit || p.building,
     saved_at: new Date().toISOString() }));
   draft = newDraft(draft.user);
+  await kvSet(DRAFT, null);
   ctx.toast(navigator.onLine ? t("walkin.sending") : t("walkin.saved_offline"));
   await show();
   scrollTo(0, 0);
