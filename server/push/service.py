@@ -24,6 +24,7 @@ from server.errors import NotFound
 from server.push.keys import b64url_decode
 from server.push.models import DeliveryStatus, PushDelivery, PushSubscription
 from server.push.schemas import DeliveryLog, DeliveryRead, PushPayload, SubscriptionCreate, SubscriptionRead
+from server.tickets import scope
 from server.tickets.models import Severity, Ticket
 
 URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 §5.3
@@ -273,7 +274,7 @@ def _wake_after_commit(session: AsyncSession) -> None:
 async def delivery_log(session: AsyncSession, user: CurrentUser, ticket_id: int) -> DeliveryLog:
     """Every push of ``ticket_id``, oldest first; 404 outside the user's building scope."""
     ticket = await session.get(Ticket, ticket_id)
-    if ticket is None or not user.may_see_building(ticket.building_id):
+    if ticket is None or not scope.may_see(user, ticket):
         raise NotFound(f"No ticket {ticket_id} in your buildings.")
     rows = await session.execute(
         select(PushDelivery, PushSubscription.label)

@@ -23,6 +23,7 @@ from server.auth.models import StaffUser
 from server.auth.schemas import CurrentUser
 from server.devices.models import Device
 from server.estates.models import Building, Site, Unit
+from server.tickets import scope
 from server.tickets.models import ACTIVE_STATUSES, Ticket
 
 REQUEST_KINDS = (
@@ -101,9 +102,7 @@ async def site_of(session: AsyncSession) -> Site:
 
 
 def _scoped(query: Any, user: CurrentUser) -> Any:
-    if user.building_ids is not None:
-        query = query.where(Ticket.building_id.in_(user.building_ids))
-    return query
+    return scope.visible(query, user)
 
 
 async def daily_clearing(

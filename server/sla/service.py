@@ -16,6 +16,7 @@ from server.sla.models import Escalation, SlaBreach
 from server.sla.policy import SlaClock
 from server.sla.schemas import BreachPage, BreachRead, ClockRead, EscalationRead, TicketSla
 from server.sla.ticket_clocks import due_of, met_of, stopped_of
+from server.tickets import scope
 from server.tickets.models import Ticket
 
 
@@ -23,7 +24,7 @@ async def ticket_sla(session: AsyncSession, user: CurrentUser, ticket_id: int, n
                      ) -> TicketSla:
     """The ticket's clocks as they stand at ``now``, and the ladder it has climbed."""
     ticket = await session.get(Ticket, ticket_id)
-    if ticket is None or not user.may_see_building(ticket.building_id):
+    if ticket is None or not scope.may_see(user, ticket):
         raise NotFound(f"No ticket {ticket_id} in your buildings.")
     recorded = {b.clock: b for b in await session.scalars(
         select(SlaBreach).where(SlaBreach.ticket_id == ticket_id))}
@@ -56,9 +57,7 @@ async def list_breaches(session: AsyncSession, user: CurrentUser, *, since: date
     query: Any = (select(SlaBreach, Ticket.title, Ticket.kind, Ticket.severity, Building.slug)
                   .join(Ticket, Ticket.id == SlaBreach.ticket_id)
                   .outerjoin(Building, Building.id == Ticket.building_id))
-    if user.building_ids is not None:
-        # Scope lives in the query: other buildings' breaches do not exist for this user.
-        query = query.where(Ticket.building_id.in_(user.building_ids))
+    query = scope.visible(query, user)  # other buildings' breaches do not exist for this user
     if since is not None:
         query = query.where(SlaBreach.due_at >= since)
     if building is not None:

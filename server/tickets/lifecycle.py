@@ -28,6 +28,7 @@ from server.estates.models import Building, Resident, Site, Unit
 from server.push.service import enqueue_ticket_step
 from server.sla.clocks import apply_due_times
 from server.tickets import schemas_write as w
+from server.tickets import scope
 from server.tickets.changes import TicketChange
 from server.tickets.device_tickets import audit
 from server.tickets.models import (
@@ -135,9 +136,7 @@ async def _remember(
 
 
 async def _visible_ticket(session: AsyncSession, user: CurrentUser, ticket_id: int) -> Ticket:
-    query = select(Ticket).where(Ticket.id == ticket_id)
-    if user.building_ids is not None:
-        query = query.where(Ticket.building_id.in_(user.building_ids))
+    query = scope.visible(select(Ticket).where(Ticket.id == ticket_id), user)
     ticket = await session.scalar(query.with_for_update())
     if ticket is None:
         raise NotFound(f"No ticket {ticket_id} in your buildings.", code="ticket.not_found")
@@ -294,12 +293,19 @@ async def act(
     ticket.updated_at = now
     for user_id, step in outcome.notify:
         # In the step's own transaction: the dispatch and its push commit together.
-        await enqueue_ticket_step(session, ticket, user_ids=[user_id], step=step, now=now)
+        body = _resolved_text(ticket) if step.startswith("resolved") else None
+        await enqueue_ticket_step(session, ticket, user_ids=[user_id], step=step, body=body, now=now)
     await _step(session, actor, ticket, str(name), now, outcome, detail)
     await _remember(
         session, actor, action.client_action_id, f"ticket.{name}", action, ticket.id, action.device_time
     )
     return outcome
+
+
+def _resolved_text(ticket: Ticket) -> str:
+    """The first receiver's notification: the estate's language, as the ticket's own words are."""
+    note = (ticket.resolution_note or "").strip()
+    return f"已办结：{note}" if note else "已办结"
 
 
 def _check_may(user: CurrentUser, ticket: Ticket, action: w.TicketAction) -> None:
@@ -340,6 +346,11 @@ async def _apply(
             ticket.status, ticket.resolved_at, ticket.active_key = S.RESOLVED, now, None
             ticket.resolution_note = action.note
             await apply_due_times(session, ticket, now)
+            # 首问责任制: the handler tells the first receiver when it is done (domain.md). The
+            # desk sees it on screen; a specialist who took it on the stairs hears it by push.
+            first = ticket.first_receiver_id
+            if first is not None and first not in (actor.user.id, ticket.assignee_id):
+                outcome.notify.append((first, f"resolved:{ticket.reopened}"))
         case w.FollowUp(satisfaction=score):
             ticket.followed_up_at, ticket.satisfaction = now, score
             detail.update(satisfaction=score, by_phone=action.by_phone, signed_by=action.signed_by)

@@ -14,6 +14,7 @@ from server.auth.schemas import CurrentUser
 from server.devices.models import Device
 from server.errors import NotFound
 from server.estates.models import Building, Site, Unit
+from server.tickets import scope
 from server.tickets.models import Ticket, TicketAudit
 from server.tickets.schemas import TicketAuditRead, TicketDetail, TicketPage, TicketRead
 
@@ -41,10 +42,8 @@ def _base_query(user: CurrentUser) -> Any:  # a Select; its generic form differs
         .outerjoin(_assignee, _assignee.id == Ticket.assignee_id)
         .outerjoin(_first_receiver, _first_receiver.id == Ticket.first_receiver_id)
     )
-    if user.building_ids is not None:
-        # Scope lives in the query, not in the UI: out-of-scope tickets do not exist for this user.
-        query = query.where(Ticket.building_id.in_(user.building_ids))
-    return query
+    # Scope lives in the query, not in the UI: out-of-scope tickets do not exist for this user.
+    return scope.visible(query, user)
 
 
 def _read(row: Any, cls: type[TicketRead] = TicketRead, **extra: Any) -> Any:

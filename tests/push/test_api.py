@@ -142,3 +142,30 @@ async def test_delivery_log_follows_building_scope(api: Client, db: async_sessio
         response = await api.get(f"/api/tickets/{ticket.id}/deliveries", headers=await login(api, username))
         assert response.status_code == 404, username
     assert (await api.get("/api/tickets/999999/deliveries", headers=spec1)).status_code == 404
+
+
+async def test_the_first_receiver_hears_when_someone_else_resolves_it(api: Client) -> None:
+    """首问责任制: spec1 took the request on the stairs; engineering resolves it; spec1's phone is told."""
+    spec1, desk, engineer = [await login(api, u) for u in ("spec1", "desk", "engineer")]
+    subscribed = await api.post("/api/push/subscriptions", json=browser_subscription(), headers=spec1)
+    assert subscribed.status_code == 200
+    body = {"kind": "repair", "title": "楼道水管滴水", "source": "walk_in", "building": "b1",
+            "unit": "b1-1203"}
+    ticket = (await api.post("/api/tickets", json=body, headers=spec1)).json()
+    staff = (await api.get("/api/staff", headers=desk)).json()
+    engineer_id = next(p["id"] for p in staff if p["username"] == "engineer")
+    for action in ({"action": "dispatch", "assignee_id": engineer_id},
+                   {"action": "resolve", "note": "更换了接头"}):
+        who = desk if action["action"] == "dispatch" else engineer
+        response = await api.post(f"/api/tickets/{ticket['id']}/actions", json=action, headers=who)
+        assert response.status_code == 200, response.text
+    log = (await api.get(f"/api/tickets/{ticket['id']}/deliveries", headers=spec1)).json()["items"]
+    spec1_id = (await api.get("/api/auth/me", headers=spec1)).json()["id"]
+    assert [(d["step"], d["user_id"]) for d in log] == [("resolved:0", spec1_id)]
+    assert log[0]["payload"]["body"] == "已办结：更换了接头"
+
+    # The first receiver resolving it themself is told nothing.
+    mine = (await api.post("/api/tickets", json={**body, "title": "门禁卡失效"}, headers=spec1)).json()
+    response = await api.post(f"/api/tickets/{mine['id']}/actions", json={"action": "resolve"}, headers=spec1)
+    assert response.status_code == 200, response.text
+    assert (await api.get(f"/api/tickets/{mine['id']}/deliveries", headers=spec1)).json()["items"] == []

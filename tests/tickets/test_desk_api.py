@@ -170,3 +170,26 @@ async def test_the_desk_hears_of_a_step_before_its_response_goes_out(
     response = await _act(client, desk, ticket["id"], "acknowledge")
     assert response.status_code == 200, response.text
     assert order == ["published acknowledge", "response"]
+
+
+async def test_an_engineer_sees_and_works_the_tickets_sent_to_them_and_no_others(client: Client) -> None:
+    """Engineering covers no building of its own but takes repairs in all of them."""
+    desk, engineer = await login(client, "desk"), await login(client, "engineer")
+    sent = await _request(client, desk, title="配电箱跳闸", building="b2", unit="b2-0402")
+    other = await _request(client, desk, title="楼道灯不亮", building="b2", unit="b2-0402")
+    engineer_id = await _staff_id(client, desk, "engineer")
+    response = await _act(client, desk, sent["id"], "dispatch", assignee_id=engineer_id)
+    assert response.status_code == 200, response.text
+
+    mine = (await client.get("/api/tickets", params={"assignee": "me"}, headers=engineer)).json()["items"]
+    assert [t["id"] for t in mine] == [sent["id"]]
+    assert (await client.get(f"/api/tickets/{sent['id']}", headers=engineer)).status_code == 200
+    assert (await client.get(f"/api/tickets/{sent['id']}/sla", headers=engineer)).status_code == 200
+    for step in ("arrive", "resolve"):
+        response = await _act(client, engineer, sent["id"], step)
+        assert response.status_code == 200, response.text
+    # A ticket not sent to them does not exist for them.
+    assert (await client.get(f"/api/tickets/{other['id']}", headers=engineer)).status_code == 404
+    assert (await _act(client, engineer, other["id"], "arrive")).status_code == 404
+    listed = (await client.get("/api/tickets", headers=engineer)).json()["items"]
+    assert other["id"] not in [t["id"] for t in listed]
