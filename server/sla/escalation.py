@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,7 +69,7 @@ async def escalate(session: AsyncSession, now: datetime, notify: Notify, *,
     await _stop_finished(session, now, table)
     pushes: list[Push] = []
     staff = StaffDirectory(session)
-    for ticket, site_slug in await _overdue_tickets(session, now, table.clocks()):
+    for ticket, site_slug, zone in await _overdue_tickets(session, now, table.clocks()):
         ladder = table.ladder_for(site_slug)
         facts = TicketFacts.of(ticket, opened_at=ticket.opened_at)
         for step in sorted(ladder.steps, key=lambda s: s.level):
@@ -76,7 +77,7 @@ async def escalate(session: AsyncSession, now: datetime, notify: Notify, *,
             if (due is None or now < due + timedelta(seconds=step.after_s) or not step.matches(facts)
                     or _still_escalating(ticket, step, ladder) is not None):
                 continue
-            push = await _push(session, now, ticket, step, due, staff)
+            push = await _push(session, now, ticket, step, due.astimezone(ZoneInfo(zone)), staff)
             if push is not None:
                 pushes.append(push)
     for push in pushes:
@@ -88,14 +89,14 @@ async def escalate(session: AsyncSession, now: datetime, notify: Notify, *,
 
 
 async def _overdue_tickets(session: AsyncSession, now: datetime, clocks: set[SlaClock]
-                           ) -> Sequence[tuple[Ticket, str]]:
+                           ) -> Sequence[tuple[Ticket, str, str]]:
     if not clocks:
         return []
     overdue = or_(*[(due_sql(c) <= now) & met_sql(c).is_(None) for c in sorted(clocks)])
     rows = await session.execute(
-        select(Ticket, Site.slug).join(Site, Site.id == Ticket.site_id)
+        select(Ticket, Site.slug, Site.timezone).join(Site, Site.id == Ticket.site_id)
         .where(Ticket.status.in_(ACTIVE_STATUSES), overdue).order_by(Ticket.id))
-    return [(row[0], row[1]) for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def _push(session: AsyncSession, now: datetime, ticket: Ticket, step: EscalationStep,
@@ -108,7 +109,8 @@ async def _push(session: AsyncSession, now: datetime, ticket: Ticket, step: Esca
         return None
     next_repeat = now + timedelta(seconds=step.repeat_s) if step.repeat_s else None
     staff_ids = await staff.ids_for(step.notify, ticket.site_id, ticket.building_id)
-    reason = f"{step.clock} overdue since {due.isoformat()}"
+    # The estate's wall clock, as staff read it on a phone at 3 a.m. (not UTC ISO 8601).
+    reason = f"{step.clock} overdue since {due:%m-%d %H:%M}"
     if step.why:
         reason += f": {step.why}"
     if row is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -59,6 +60,9 @@ async def test_unacknowledged_critical_alarm_goes_to_the_supervisor_repeats_and_
 
     assert await run(db, at(1.9), pushes) == []
     await run(db, at(2), pushes)
+    # The reason reads in the estate's wall clock (Asia/Shanghai), not UTC.
+    local_due = at(2).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert pushes.sent[0][3].startswith(f"ack overdue since {local_due:%m-%d %H:%M}: ")
     assert pushes.take() == [(supervisor, ticket, 1)]
     trail = await escalation_audit(db, ticket)
     assert len(trail) == 1
