@@ -35,6 +35,11 @@ SLA_ACTOR = "sla"
 Notify = Callable[[list[int], Ticket, int, str], Awaitable[None]]
 
 
+# The clocks as the estate's staff name them (the desk's zh-CN words for them).
+CLOCK_NAMES = {"ack": "接警", "on_site": "到场", "department": "转部门", "answer": "答复",
+               "resolve": "办结", "follow_up": "回访"}
+
+
 @dataclass(frozen=True)
 class Push:
     """One escalation sent (or to send): for the notifier and the metric."""
@@ -45,6 +50,7 @@ class Push:
     staff_ids: list[int]
     reason: str
     repeat: int  # 1 the first time
+    text: str = ""  # the push body: the clock, its missed time and the step's message, in Chinese
 
 
 def _still_escalating(ticket: Ticket, step: EscalationStep, ladder: Ladder) -> str | None:
@@ -148,7 +154,10 @@ async def _push(session: AsyncSession, now: datetime, ticket: Ticket, step: Esca
                              building_id=ticket.building_id, at=now)
     ticket.escalation_level = max(ticket.escalation_level or 0, step.level)
     ticket.updated_at = now
-    return Push(ticket, step.level, step.clock, staff_ids, reason, repeat)
+    text = f"{CLOCK_NAMES.get(step.clock, step.clock)}超时（时限 {due:%m-%d %H:%M}）"
+    if step.message:
+        text += f"：{step.message}"
+    return Push(ticket, step.level, step.clock, staff_ids, reason, repeat, text)
 
 
 async def _stop_finished(session: AsyncSession, now: datetime, table: EscalationTable) -> None:

@@ -22,6 +22,9 @@ class EscalationStep(TicketMatch, forbid_unknown_fields=True, kw_only=True):
     after_s: Seconds = 0
     repeat_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
     why: str = ""
+    # What the pushed staff read, in the estate's language (the push body after the clock and
+    # its missed time): "15 分钟未到场：请客服部经理督办".
+    message: str = ""
 
 
 class Ladder(msgspec.Struct, forbid_unknown_fields=True):

@@ -69,7 +69,7 @@ async def sweep(
             # One delivery per (ticket, clock, level, repeat): repeats are new pushes, retries are not.
             step = f"escalated:{push.clock}:{push.level}:{push.repeat}"
             await enqueue_ticket_step(
-                session, push.ticket, user_ids=push.staff_ids, step=step, body=push.reason, now=now
+                session, push.ticket, user_ids=push.staff_ids, step=step, body=push.text, now=now
             )
     for breach in breaches:
         if on_breach is not None:

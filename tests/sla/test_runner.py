@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar.testing import AsyncTestClient
 from prometheus_client import CollectorRegistry, Counter
@@ -52,6 +53,13 @@ async def test_a_sweep_records_escalates_counts_and_pushes(
     breaches, pushes = await sweep(db, T + timedelta(minutes=16), notify, **counters)
     assert {b.clock for b in breaches} == {"ack", "on_site"}
     assert [p.level for p in pushes] == [1, 2]
+    # What the supervisor and the manager read on the phone: Chinese, the estate's wall clock.
+    shanghai = ZoneInfo("Asia/Shanghai")
+    ack_due, on_site_due = ((T + timedelta(minutes=m)).astimezone(shanghai) for m in (2, 15))
+    assert [p.text for p in pushes] == [
+        f"接警超时（时限 {ack_due:%m-%d %H:%M}）：紧急报警 2 分钟未接警，请客服主管接手处理",
+        f"到场超时（时限 {on_site_due:%m-%d %H:%M}）：超过 15 分钟无人到场，请客服部经理督办",
+    ]
     assert pushed == [([estate.staff["supervisor"]], ticket, 1), ([estate.staff["manager"]], ticket, 2)]
     assert metrics.value("fieldops_sla_breaches_total", clock="on_site", announced="false") == 1
     assert metrics.value("fieldops_sla_escalations_total", level="1") == 1
