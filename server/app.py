@@ -39,7 +39,6 @@ from server.reports.routes import ReportController
 from server.settings import Settings
 from server.sla.routes import SlaBreachController, TicketSlaController
 from server.tickets.changes import ChangeBus
-from server.tickets.publish import publish_outcomes
 from server.tickets.routes import TicketController
 
 log = logging.getLogger("fieldops.app")
@@ -102,7 +101,6 @@ def create_app(
             *static_routers,
         ],
         before_request=check_path_ids,
-        after_response=publish_outcomes,
         dependencies={"db": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[metrics_middleware],

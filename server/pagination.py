@@ -6,5 +6,7 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
+from server.db import MAX_ID
+
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size (1–500).")]
-Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="Rows to skip.")]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="Rows to skip.")]

@@ -101,16 +101,12 @@ async def site_of(session: AsyncSession) -> Site:
     return site
 
 
-def _scoped(query: Any, user: CurrentUser) -> Any:
-    return scope.visible(query, user)
-
-
 async def daily_clearing(
     session: AsyncSession, user: CurrentUser, now: datetime, building: str | None = None
 ) -> DailyClearing:
     site = await site_of(session)
     owner, receiver = aliased(StaffUser), aliased(StaffUser)
-    query = _scoped(
+    query = scope.visible(
         select(Ticket, Building.slug, Unit.slug, owner.display_name, receiver.display_name, Device.slug)
         .outerjoin(Building, Building.id == Ticket.building_id)
         .outerjoin(Unit, Unit.id == Ticket.unit_id)
@@ -209,7 +205,7 @@ async def complaint_summary(session: AsyncSession, user: CurrentUser, month: str
     site = await site_of(session)
     tz = ZoneInfo(site.timezone)
     start, end = month_bounds(month, tz)
-    query = _scoped(
+    query = scope.visible(
         select(Ticket, Building.slug)
         .outerjoin(Building, Building.id == Ticket.building_id)
         .where(Ticket.kind == "complaint", Ticket.opened_at >= start, Ticket.opened_at < end),

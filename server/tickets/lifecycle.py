@@ -78,7 +78,8 @@ class Outcome:
     action: str
     replayed: bool = False  # the same client action id was seen before: nothing was redone
     changes: list[TicketChange] = field(default_factory=list)
-    notify: list[tuple[int, str]] = field(default_factory=list)  # (user id, step) to push to
+    # (user id, step, body) to push to; a None body is the ticket's own description.
+    notify: list[tuple[int, str, str | None]] = field(default_factory=list)
 
 
 def _fingerprint(payload: msgspec.Struct) -> str:
@@ -291,9 +292,8 @@ async def act(
     detail: dict[str, Any] = {"note": action.note, "device_time": _iso(action.device_time)}
     await _apply(session, actor, ticket, action, now, outcome, detail)
     ticket.updated_at = now
-    for user_id, step in outcome.notify:
+    for user_id, step, body in outcome.notify:
         # In the step's own transaction: the dispatch and its push commit together.
-        body = _resolved_text(ticket) if step.startswith("resolved") else None
         await enqueue_ticket_step(session, ticket, user_ids=[user_id], step=step, body=body, now=now)
     await _step(session, actor, ticket, str(name), now, outcome, detail)
     await _remember(
@@ -334,7 +334,7 @@ async def _apply(
             ticket.status, ticket.assignee_id, ticket.dispatched_at = S.DISPATCHED, assignee.id, now
             ticket.acknowledged_at = ticket.acknowledged_at or now
             detail["assignee"] = assignee.username
-            outcome.notify.append((assignee.id, "dispatched"))
+            outcome.notify.append((assignee.id, "dispatched", None))
         case w.OnMyWay():
             pass  # recorded in the audit trail: the requester can be told someone is coming
         case w.Arrive():
@@ -350,7 +350,7 @@ async def _apply(
             # desk sees it on screen; a specialist who took it on the stairs hears it by push.
             first = ticket.first_receiver_id
             if first is not None and first not in (actor.user.id, ticket.assignee_id):
-                outcome.notify.append((first, f"resolved:{ticket.reopened}"))
+                outcome.notify.append((first, f"resolved:{ticket.reopened}", _resolved_text(ticket)))
         case w.FollowUp(satisfaction=score):
             ticket.followed_up_at, ticket.satisfaction = now, score
             detail.update(satisfaction=score, by_phone=action.by_phone, signed_by=action.signed_by)
@@ -363,7 +363,7 @@ async def _apply(
                 detail["reopened"] = "requester not satisfied"
                 await apply_due_times(session, ticket, now)
                 if ticket.assignee_id:
-                    outcome.notify.append((ticket.assignee_id, f"reopened:{ticket.reopened}"))
+                    outcome.notify.append((ticket.assignee_id, f"reopened:{ticket.reopened}", None))
             else:
                 ticket.status = S.FOLLOWED_UP
         case w.Close():

@@ -29,8 +29,3 @@ def publish_committed(request: Request[Any, Any, Any]) -> None:
     wake = getattr(request.app.state, "push_wake", None)
     if wake is not None and any(o.notify for o in outcomes):
         wake.set()
-
-
-async def publish_outcomes(request: Request[Any, Any, Any]) -> None:
-    """after_response hook: anything a handler committed outside the request's session."""
-    publish_committed(request)
