@@ -5,25 +5,18 @@
 
 import { currentUser, get } from './api.js';
 import { hasRole } from './actions.js';
+import { CALENDAR_EDITORS } from './config.js';
 import { $ } from './dom.js';
 import { estateSlug } from './estate.js';
 import { t } from './i18n.js';
-import { timeZone } from './time.js';
+import { siteDay } from './time.js';
 
-const EDITOR_ROLES = ['admin', 'supervisor'];  // server/calendar/routes.py EDITORS
 // The State Council publishes next year's schedule in November or December.
 const NEXT_YEAR_FROM_MONTH = 11;
 const DISMISSED = 'fieldops.desk.calendar-notice-dismissed';  // per browser session, per year
 
 let missingYear = null;  // the year the notice is about, or null
 let checkedFor = null;   // user id + day: the calendar is asked once a day per user, not on every resync
-
-function yearMonth(now) {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timeZone(), year: 'numeric', month: '2-digit', day: '2-digit' })
-    .formatToParts(now);
-  const part = (type) => parts.find((p) => p.type === type).value;
-  return { year: Number(part('year')), month: Number(part('month')), day: `${part('year')}-${part('month')}-${part('day')}` };
-}
 
 async function undescribed(site, year) {
   const view = await get(`/api/calendar/${encodeURIComponent(site)}/${year}`);
@@ -34,13 +27,14 @@ async function undescribed(site, year) {
 export async function checkCalendar(now = Date.now()) {
   const user = currentUser();
   const site = estateSlug();
-  if (!user || !site || !hasRole(user, EDITOR_ROLES)) {
+  if (!user || !site || !hasRole(user, CALENDAR_EDITORS)) {
     missingYear = null;
     render();
     $('#calendar-notice').dataset.checked = 'not-an-editor';
     return;
   }
-  const { year, month, day } = yearMonth(now);
+  const day = siteDay(now);
+  const [year, month] = day.split('-').map(Number);
   if (checkedFor === `${user.id}|${day}`) return;
   try {
     let missing = null;

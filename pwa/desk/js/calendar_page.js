@@ -3,16 +3,16 @@
 // comes from the server (chinesecalendar); a year it lacks must be typed in from the State Council's
 // notice by an admin or supervisor, one PUT per day (GET/PUT/DELETE /api/calendar/{site}/...).
 
+import { hasRole } from './actions.js';
 import { currentUser, get, request } from './api.js';
+import { CALENDAR_EDITORS } from './config.js';
 import { $, h, replace } from './dom.js';
 import { errorText } from './errors.js';
 import { estateSlug, loadEstate } from './estate.js';
 import { language, t as msg, tMaybe } from './i18n.js';
 import { clearStatus, showProblem, startPage } from './report_frame.js';
-import { fmtWhen, timeZone } from './time.js';
+import { fmtWhen, siteDay } from './time.js';
 
-// The roles the server lets change a day (server/calendar/routes.py EDITORS).
-const EDITOR_ROLES = ['admin', 'supervisor'];
 // One holiday stretch at a time: the longest, Spring Festival, is 8–9 days; a month guards typos.
 const MAX_RANGE_DAYS = 31;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -35,15 +35,7 @@ const dayMs = (day) => Date.parse(`${day}T00:00:00Z`);
 const dayString = (ms) => new Date(ms).toISOString().slice(0, 10);
 const isWeekend = (day) => [0, 6].includes(new Date(dayMs(day)).getUTCDay());
 
-/** Today in the estate's zone (the server's calendar is in local dates). */
-function siteToday() {
-  const parts = {};
-  const format = new Intl.DateTimeFormat('en-CA', { timeZone: timeZone(), year: 'numeric', month: '2-digit', day: '2-digit' });
-  for (const p of format.formatToParts(Date.now())) parts[p.type] = p.value;
-  return `${parts.year}-${parts.month}-${parts.day}`;
-}
-
-const currentYear = () => Number(siteToday().slice(0, 4));
+const currentYear = () => Number(siteDay().slice(0, 4));
 
 function weekday(day) {
   const locale = language() === 'zh-CN' ? 'zh-CN' : 'en-GB';
@@ -59,10 +51,7 @@ function rangeDays(from, to) {
   return { days: Array.from({ length: count }, (_, i) => dayString(dayMs(from) + i * DAY_MS)) };
 }
 
-const canEdit = () => {
-  const user = currentUser();
-  return Boolean(user && (user.roles || []).some((role) => EDITOR_ROLES.includes(role)));
-};
+const canEdit = () => hasRole(currentUser(), CALENDAR_EDITORS);
 
 const statusText = (working) => msg(working ? 'calendar.work' : 'calendar.off');
 const dayPath = (day) => `/api/calendar/${encodeURIComponent(state.site)}/days/${day}`;

@@ -18,6 +18,8 @@ export const DEPARTMENTS = ['customer_service', 'engineering', 'security', 'clea
 export const COMPLAINT_CLASSES = ['minor', 'important', 'major', 'unresolvable'];
 export const SUPERVISOR_ONLY_CLASS = 'invalid';
 export const SATISFACTION = [5, 4, 3, 2, 1];  // 1–2: not satisfied, the ticket goes back (domain.md)
+// Who may change the working calendar (server/calendar/routes.py EDITORS).
+export const CALENDAR_EDITORS = ['admin', 'supervisor'];
 
 export const STORAGE = {
   token: 'fieldops.desk.token',

@@ -87,6 +87,12 @@ export function fmtDeadline(value, now = Date.now()) {
   return format(sameYear ? 'datetime' : 'yeardatetime').format(ms);
 }
 
+/** The date in the estate's zone, "2026-11-27" (the server's calendar is in local dates). */
+export function siteDay(ms = Date.now()) {
+  const { year, month, day } = fieldsIn(ms);
+  return `${year}-${month}-${day}`;
+}
+
 export function fmtWhenFull(value) {
   const ms = typeof value === 'number' ? value : parseTime(value);
   return ms === null ? '' : format('full').format(ms);
