@@ -13,6 +13,7 @@ import { announce, renderConnection, tick, toast } from './header.js';
 import { detectLanguage, language, LANGUAGES, onLanguage, setLanguage, t } from './i18n.js';
 import { placeLabel, typeLabel } from './labels.js';
 import { fillRequestOptions, initRequestForm, openRequestForm, setRequestBuildings } from './request.js';
+import { renderReportLinks } from './report_nav.js';
 import { AlarmSound } from './sound.js';
 import * as store from './store.js';
 import { DeskStream } from './stream.js';
@@ -266,6 +267,7 @@ function relabel() {
 }
 
 async function main() {
+  renderReportLinks();
   await setLanguage(detectLanguage());
   const select = $('#lang-select');
   for (const option of select.options) option.textContent = t(`lang.${option.value}`);

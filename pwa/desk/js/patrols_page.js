@@ -7,6 +7,7 @@ import { SITE_TIME_ZONE } from './config.js';
 import { $, h, replace } from './dom.js';
 import { download } from './patrols_csv.js';
 import { detectLanguage, language, setLanguage, t as msg, useBundle } from './i18n.js';
+import { renderReportNav } from './report_nav.js';
 
 useBundle('patrols');
 
@@ -402,6 +403,7 @@ function whoAmI() {
 }
 
 async function main() {
+  renderReportNav();
   await setLanguage(detectLanguage());
   $('#lang-select').value = language();
   wire();

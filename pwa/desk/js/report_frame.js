@@ -6,6 +6,7 @@
 import { ApiError, currentUser, headers, NetworkError, token } from './api.js';
 import { $ } from './dom.js';
 import { errorText } from './errors.js';
+import { renderReportNav } from './report_nav.js';
 import { detectLanguage, language, setLanguage, t as msg, useBundle } from './i18n.js';
 
 useBundle('reports');
@@ -23,6 +24,7 @@ export function signIn(key) {
 
 /** Language first, then the login: true when there is a token to try (the page then loads). */
 export async function startPage(relabel) {
+  renderReportNav();
   await setLanguage(detectLanguage());
   const select = $('#lang-select');
   select.value = language();
