@@ -110,3 +110,47 @@ def open_desk(browser: Any, server: LiveServer) -> Iterator[Any]:
 
 
 DURATION = re.compile(r"\d+:\d\d")
+
+
+@pytest.fixture
+def report_page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    """A report page in a new context, logged in the way the desk logs in (its token and user under
+    the desk's storage keys); JavaScript errors and missing i18n keys fail the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_(
+        name: str, username: str | None = "desk", *, locale: str = "zh-CN", clock: bool = False,
+        fragment: str = "",
+    ) -> Any:
+        context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
+        contexts.append(context)
+        if clock:
+            context.clock.install()
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if "i18n: missing" in m.text else None)
+        page.goto(f"{server.base_url}/desk/{name}{fragment}")
+        if username is not None:
+            sign_in_as_desk(page, server, username)
+            page.reload()
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on a report page: {errors}"
+
+
+def sign_in_as_desk(page: Any, server: LiveServer, username: str) -> None:
+    token = server.login(username)
+    with server.api(username) as api:
+        user = api.get("/api/auth/me").json()
+    page.evaluate(
+        """async ([token, user]) => {
+        const { STORAGE } = await import('/desk/js/config.js');
+        localStorage.setItem(STORAGE.token, token);
+        localStorage.setItem(STORAGE.user, JSON.stringify(user));
+    }""",
+        [token, user],
+    )

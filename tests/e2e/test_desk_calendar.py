@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import require_browser_and_broker
+from tests.e2e.conftest import require_browser_and_broker, sign_in_as_desk
 from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
@@ -38,42 +38,13 @@ def _expect() -> Any:
 
 
 @pytest.fixture
-def calendar_page(browser: Any, server: LiveServer) -> Iterator[Callable[..., Any]]:
-    """calendar.html in a new context, logged in as the desk logs in (its token and user in the
-    desk's storage); JavaScript errors and missing i18n keys fail the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
+def calendar_page(report_page: Any) -> Callable[..., Any]:
+    """calendar.html (at ``year`` if given) through the report pages' opener."""
 
     def open_(username: str | None = "admin", *, year: int | None = None, locale: str = "zh-CN") -> Any:
-        context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if "i18n: missing" in m.text else None)
-        page.goto(f"{server.base_url}/desk/calendar.html" + (f"#year={year}" if year else ""))
-        if username is not None:
-            _sign_in(page, server, username)
-            page.reload()
-        return page
+        return report_page("calendar.html", username, locale=locale, fragment=f"#year={year}" if year else "")
 
-    yield open_
-    for context in contexts:
-        context.close()
-    assert not errors, f"JavaScript errors on the calendar page: {errors}"
-
-
-def _sign_in(page: Any, server: LiveServer, username: str) -> None:
-    token = server.login(username)
-    with server.api(username) as api:
-        user = api.get("/api/auth/me").json()
-    page.evaluate(
-        """async ([token, user]) => {
-        const { STORAGE } = await import('/desk/js/config.js');
-        localStorage.setItem(STORAGE.token, token);
-        localStorage.setItem(STORAGE.user, JSON.stringify(user));
-    }""",
-        [token, user],
-    )
+    return open_
 
 
 def _year(server: LiveServer, year: int) -> dict[str, Any]:
@@ -278,7 +249,7 @@ def test_roles_that_may_not_edit_see_the_calendar_read_only(
     expect(page.locator("#signin")).to_contain_text("请先在客服中心监控台登录")
     expect(page.locator("#main")).to_be_hidden()
 
-    _sign_in(page, server, username)
+    sign_in_as_desk(page, server, username)
     page.reload()
     expect(page.locator("#uncovered")).to_be_visible()
     expect(page.locator("#uncovered-who")).to_have_text("请系统管理员或客服主管录入。")

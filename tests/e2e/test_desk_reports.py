@@ -14,7 +14,6 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from tests.e2e.conftest import require_browser_and_broker
+from tests.e2e.conftest import require_browser_and_broker, sign_in_as_desk
 from tests.support.desk_requests import new_request, staff_id
 from tests.support.live_server import LiveServer
 from tests.support.publisher import Publisher, event, topic
@@ -44,49 +43,6 @@ def _expect() -> Any:
     from playwright.sync_api import expect
 
     return expect
-
-
-@pytest.fixture
-def report_page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    """A report page in a new context, logged in the way the desk logs in (its token and user under
-    the desk's storage keys); JavaScript errors and missing i18n keys fail the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_(
-        name: str, username: str | None = "desk", *, locale: str = "zh-CN", clock: bool = False
-    ) -> Any:
-        context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
-        contexts.append(context)
-        if clock:
-            context.clock.install()
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if "i18n: missing" in m.text else None)
-        page.goto(f"{server.base_url}/desk/{name}")
-        if username is not None:
-            _sign_in(page, server, username)
-            page.reload()
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
-    assert not errors, f"JavaScript errors on a report page: {errors}"
-
-
-def _sign_in(page: Any, server: LiveServer, username: str) -> None:
-    token = server.login(username)
-    with server.api(username) as api:
-        user = api.get("/api/auth/me").json()
-    page.evaluate(
-        """async ([token, user]) => {
-        const { STORAGE } = await import('/desk/js/config.js');
-        localStorage.setItem(STORAGE.token, token);
-        localStorage.setItem(STORAGE.user, JSON.stringify(user));
-    }""",
-        [token, user],
-    )
 
 
 def _make_overdue(server: LiveServer, ticket_id: int, minutes: int) -> None:
@@ -326,7 +282,7 @@ def test_without_a_login_the_page_sends_you_to_the_desk_and_an_engineer_is_refus
     assert page.eval_on_selector("#signin a", "a => a.href") == f"{server.base_url}/desk/"
     expect(page.locator("#main")).to_be_hidden()
 
-    _sign_in(page, server, "engineer")  # 工程部: not one of the roles the reports are for
+    sign_in_as_desk(page, server, "engineer")  # 工程部: not one of the roles the reports are for
     page.reload()
     expect(page.locator("#denied")).to_be_visible()
     expect(page.locator("#denied")).to_contain_text("客服主管")
