@@ -65,6 +65,16 @@ def _tickets_titled(server: LiveServer, title: str) -> list[dict[str, Any]]:
     return [t for t in response.json()["items"] if t["title"] == title]
 
 
+def _logged_in_phone(browser: Any, server: LiveServer) -> tuple[Any, Any, list[str]]:
+    """spec1 on a phone, logged in, the units of their buildings cached for offline use."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    errors = watch_errors(page)
+    log_in(page, server.base_url)
+    until(lambda: page.evaluate(CACHED_UNITS) > 0, what="the units cached for offline use")
+    return context, page, errors
+
+
 def _open_form(page: Any) -> None:
     page.click("#walkin-button")
     page.wait_for_selector("[data-view=walk-in] #wi-form")
@@ -78,11 +88,7 @@ def _submit_expecting(page: Any, message: str) -> None:
 
 def test_walk_in_request_recorded_offline_reaches_the_desk_once(server: LiveServer) -> None:
     with chromium() as browser:
-        context = browser.new_context(**PHONE)
-        page = context.new_page()
-        errors = watch_errors(page)
-        log_in(page, server.base_url)
-        until(lambda: page.evaluate(CACHED_UNITS) > 0, what="the units cached for offline use")
+        context, page, errors = _logged_in_phone(browser, server)
 
         go_offline(context)
         response = page.reload()
@@ -239,11 +245,7 @@ def test_a_request_for_a_building_no_longer_mine_is_refused_in_the_servers_words
     """spec1's cache still lists 2# (moved off it, the phone not refreshed): the server refuses."""
     title = "邻居装修噪音太大"
     with chromium() as browser:
-        context = browser.new_context(**PHONE)
-        page = context.new_page()
-        errors = watch_errors(page)
-        log_in(page, server.base_url)
-        until(lambda: page.evaluate(CACHED_UNITS) > 0, what="the units cached")
+        context, page, errors = _logged_in_phone(browser, server)
         stale = """(async db => {
             const estate = await db.get('cache', 'estate');
             estate.value.buildings.push({slug: 'b2', name: '2#楼', floors: 18});
@@ -287,11 +289,7 @@ def test_a_half_written_request_survives_the_app_being_closed(server: LiveServer
     photo included, and is empty again once the request is queued."""
     title = "地下车库B2入口积水"
     with chromium() as browser:
-        context = browser.new_context(**PHONE)
-        page = context.new_page()
-        errors = watch_errors(page)
-        log_in(page, server.base_url)
-        until(lambda: page.evaluate(CACHED_UNITS) > 0, what="the units cached")
+        context, page, errors = _logged_in_phone(browser, server)
         go_offline(context)
         _open_form(page)
         page.click("label[for=wi-kind-help]")
