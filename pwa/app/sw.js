@@ -4,7 +4,7 @@
 import { sync } from "./js/outbox.js";
 import { onPush, openTicket } from "./js/push_sw.js";
 
-const VERSION = "2026-11-27f"; // bump with every shell change: phones then see "update available"
+const VERSION = "2026-11-27g"; // bump with every shell change: phones then see "update available"
 const CACHE = `fieldops-app-${VERSION}`;
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",

@@ -190,7 +190,7 @@ function payload() {
 async function save() {
   const p = payload();
   // The UUID was fixed when the form opened: a save interrupted after the enqueue never queues twice.
-  if (!(await outbox.exportAll()).items.some((i) => i.id === draft.id)) {
+  if (!(await all("outbox")).some((i) => i.id === draft.id)) { // not exportAll: it reads every photo
     await outbox.enqueue("ticket_create", p, draft.photos, draft.id);
   }
   await serial(() => remember({ id: draft.id, user: draft.user, kind: p.kind, title: p.title, place: p.unit || p.building,
